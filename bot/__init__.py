@@ -1,0 +1,1 @@
+"""Lillestrøm kommune resident bot."""
