@@ -30,7 +30,7 @@ DEFAULT_SKIP_PATTERNS = (
 )
 _TRAILING_LINK = re.compile(r"\s+Les mer$")
 _PAGE_NUMBER = re.compile(r"\d{1,3}")
-_SENTENCE_END = tuple(".!?»”\":;")
+_SENTENCE_END = tuple('.!?»”":;')
 
 
 def squash(text: str) -> str:
@@ -180,9 +180,7 @@ def parse_clean(path: Path) -> SourceDocument:
             flush()
             level = len(heading.group(1))
             if level > len(heading_stack) + 1:
-                raise KnowledgeError(
-                    [Problem("heading skips a level", file=path, line=number)]
-                )
+                raise KnowledgeError([Problem("heading skips a level", file=path, line=number)])
             heading_stack[level - 1 :] = [squash(heading.group(2))]
             current = Section(path=tuple(heading_stack), line=number)
             if current.key in sections:
@@ -237,7 +235,7 @@ def _looks_like_heading(line: str) -> bool:
         return False
     if line.endswith("!"):
         return len(words) <= 5
-    return not line.endswith(_SENTENCE_END + (",",))
+    return not line.endswith((*_SENTENCE_END, ","))
 
 
 def parse_raw(

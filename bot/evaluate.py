@@ -1,0 +1,212 @@
+"""Evaluation of answer quality against a set of resident questions kept apart from the base.
+
+Each item names the question and a short verbatim fragment of the passage that
+answers it (``expect``), or ``null`` when the documents cannot answer it. An answer
+is right when the chosen entry's passage contains that fragment, so the set does not
+depend on entry ids and stays valid when staff split or merge entries.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bot.errors import KnowledgeError, Problem
+from bot.matcher import AMBIGUOUS, ANSWERED, DECLINED, SMALLTALK, Matcher
+from bot.sources import squash
+from bot.yamlio import YamlError, load_yaml_text, to_plain
+
+TARGET_RIGHT = 90.0
+TARGET_WRONG = 3.0
+TARGET_DECLINED = 90.0
+
+
+class EvalItem(BaseModel):
+    """One evaluation question and the fragment its answer must contain."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    q: str
+    expect: str | None
+    kind: str = "bokmål"
+
+
+def load_eval_set(path: Path) -> list[EvalItem]:
+    """Reads an evaluation set; raises KnowledgeError naming the file and line."""
+    try:
+        data = load_yaml_text(path.read_text(encoding="utf-8"), name=str(path))
+    except OSError as exc:
+        raise KnowledgeError([Problem(f"cannot read: {exc.strerror}", file=path)]) from exc
+    except YamlError as exc:
+        raise KnowledgeError([Problem(exc.message, file=path, line=exc.line)]) from exc
+    if not isinstance(data, list):
+        raise KnowledgeError([Problem("expected a list of items with q, expect, kind", file=path)])
+    items = []
+    for index, raw in enumerate(data):
+        try:
+            items.append(EvalItem.model_validate(to_plain(raw)))
+        except ValidationError as exc:
+            line = raw.lc.line + 1 if hasattr(raw, "lc") else None
+            raise KnowledgeError(
+                [Problem(exc.errors()[0]["msg"], file=path, line=line, field=f"item {index}")]
+            ) from exc
+    return items
+
+
+@dataclass
+class ItemResult:
+    """How the matcher did on one evaluation question."""
+
+    item: EvalItem
+    outcome: str
+    verdict: str  # right, wrong, declined, clarified, declined-ok, answered-unanswerable
+    entry_id: str | None
+    expected: tuple[str, ...]
+    reciprocal_rank: float
+
+
+@dataclass
+class EvalReport:
+    """Rates, MRR and a breakdown by kind, with every item's result."""
+
+    results: list[ItemResult] = field(default_factory=list)
+    unmapped: list[EvalItem] = field(default_factory=list)
+
+    def _answerable(self) -> list[ItemResult]:
+        return [r for r in self.results if r.item.expect is not None]
+
+    def _unanswerable(self) -> list[ItemResult]:
+        return [r for r in self.results if r.item.expect is None]
+
+    @staticmethod
+    def _pct(part: int, whole: int) -> float:
+        return round(100.0 * part / whole, 1) if whole else 0.0
+
+    def summary(self) -> dict:
+        """Returns the figures as a JSON-ready dict."""
+        ans, una = self._answerable(), self._unanswerable()
+        verdicts = Counter(r.verdict for r in ans)
+        una_verdicts = Counter(r.verdict for r in una)
+        by_kind: dict[str, dict] = {}
+        groups: dict[str, list[ItemResult]] = defaultdict(list)
+        for r in self.results:
+            groups[r.item.kind].append(r)
+        for kind, rs in sorted(groups.items()):
+            c = Counter(r.verdict for r in rs)
+            by_kind[kind] = {
+                "questions": len(rs),
+                "right": self._pct(c["right"], len(rs)),
+                "wrong": self._pct(c["wrong"] + c["answered-unanswerable"], len(rs)),
+                "declined": self._pct(c["declined"] + c["declined-ok"], len(rs)),
+                "clarified": self._pct(c["clarified"], len(rs)),
+            }
+        mrr = sum(r.reciprocal_rank for r in ans) / len(ans) if ans else 0.0
+        return {
+            "questions": len(self.results),
+            "answerable": len(ans),
+            "unanswerable": len(una),
+            "answered_right": self._pct(verdicts["right"], len(ans)),
+            "answered_wrong": self._pct(verdicts["wrong"], len(ans)),
+            "clarified": self._pct(verdicts["clarified"], len(ans)),
+            "declined": self._pct(verdicts["declined"], len(ans)),
+            "unanswerable_declined": self._pct(una_verdicts["declined-ok"], len(una)),
+            "unanswerable_answered": self._pct(una_verdicts["answered-unanswerable"], len(una)),
+            "unanswerable_clarified": self._pct(una_verdicts["clarified"], len(una)),
+            "mrr": round(mrr, 3),
+            "by_kind": by_kind,
+            "unmapped": [item.q for item in self.unmapped],
+        }
+
+    def meets_target(self) -> bool:
+        """Tells whether the figures meet the targets of the answering core."""
+        s = self.summary()
+        return (
+            s["answered_right"] >= TARGET_RIGHT
+            and s["answered_wrong"] <= TARGET_WRONG
+            and s["unanswerable_declined"] >= TARGET_DECLINED
+            and not s["unmapped"]
+        )
+
+    def failures(self) -> list[ItemResult]:
+        """Returns the items the matcher did not get right, wrong answers first."""
+        order = {"wrong": 0, "answered-unanswerable": 1, "clarified": 2, "declined": 3}
+        bad = [r for r in self.results if r.verdict in order]
+        return sorted(bad, key=lambda r: order[r.verdict])
+
+
+def expected_entries(matcher: Matcher, expect: str) -> tuple[str, ...]:
+    """Returns the ids of entries whose passage contains the expected fragment."""
+    needle = squash(expect)
+    return tuple(e.id for e in matcher.kb.entries if needle in e.answer)
+
+
+def evaluate(matcher: Matcher, items: list[EvalItem]) -> EvalReport:
+    """Runs every question through the matcher and scores the outcomes."""
+    report = EvalReport()
+    for item in items:
+        result = matcher.match(item.q)
+        chosen = result.best.entry_id if result.best else None
+        if item.expect is None:
+            expected: tuple[str, ...] = ()
+            verdict = {
+                ANSWERED: "answered-unanswerable",
+                AMBIGUOUS: "clarified",
+                DECLINED: "declined-ok",
+                SMALLTALK: "declined-ok",
+            }[result.outcome]
+            rr = 0.0
+        else:
+            expected = expected_entries(matcher, item.expect)
+            if not expected:
+                report.unmapped.append(item)
+            if result.outcome == ANSWERED:
+                verdict = "right" if chosen in expected else "wrong"
+            elif result.outcome == AMBIGUOUS:
+                verdict = "clarified"
+            else:
+                verdict = "declined"
+            ranks = [i for i, c in enumerate(result.ranked, 1) if c.entry_id in expected]
+            rr = 1.0 / ranks[0] if ranks else 0.0
+        report.results.append(ItemResult(item, result.outcome, verdict, chosen, expected, rr))
+    return report
+
+
+def format_report(report: EvalReport, *, show_failures: bool = True) -> str:
+    """Renders a report as text for the terminal."""
+    s = report.summary()
+    lines = [
+        f"questions: {s['questions']} ({s['answerable']} answerable, "
+        f"{s['unanswerable']} unanswerable)",
+        f"answerable:   answered right {s['answered_right']:5.1f}%  "
+        f"answered wrong {s['answered_wrong']:5.1f}%  "
+        f"asked 'mente du' {s['clarified']:5.1f}%  declined {s['declined']:5.1f}%",
+        f"unanswerable: declined {s['unanswerable_declined']:5.1f}%  "
+        f"answered {s['unanswerable_answered']:5.1f}%  "
+        f"asked 'mente du' {s['unanswerable_clarified']:5.1f}%",
+        f"MRR: {s['mrr']:.3f}",
+        "",
+        f"{'kind':<14}{'n':>4}{'right':>8}{'wrong':>8}{'declined':>10}{'mente du':>10}",
+    ]
+    for kind, k in s["by_kind"].items():
+        lines.append(
+            f"{kind:<14}{k['questions']:>4}{k['right']:>7.1f}%{k['wrong']:>7.1f}%"
+            f"{k['declined']:>9.1f}%{k['clarified']:>9.1f}%"
+        )
+    target = "meets" if report.meets_target() else "MISSES"
+    lines += [
+        "",
+        f"target (right ≥ {TARGET_RIGHT:.0f}%, wrong ≤ {TARGET_WRONG:.0f}%, "
+        f"unanswerable declined ≥ {TARGET_DECLINED:.0f}%): {target}",
+    ]
+    if s["unmapped"]:
+        lines.append(f"expected fragments no entry quotes: {len(s['unmapped'])}")
+        lines += [f"  - {q}" for q in s["unmapped"]]
+    if show_failures and report.failures():
+        lines += ["", "not right:"]
+        for r in report.failures():
+            exp = ",".join(r.expected) or "-"
+            lines.append(f"  [{r.verdict}] {r.item.q!r} → {r.entry_id or '-'} (expected {exp})")
+    return "\n".join(lines)

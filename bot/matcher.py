@@ -1,0 +1,353 @@
+"""The matcher: finds the entry that answers a resident's question, or declines.
+
+Each entry is indexed by the stems of its phrasings, keywords, answer and section,
+with compounds split into their parts and staff synonyms folded in. A question is
+reduced the same way; words the index does not know are corrected against its
+vocabulary (typos), split (compounds) or completed (prefixes). An entry's score is
+the share of the question's information (IDF-weighted words) it covers, blended with
+rapidfuzz's similarity between the question and the entry's closest phrasing. The
+matcher answers only above a calibrated threshold, offers alternatives when the top
+candidates are close, and otherwise declines: a wrong answer is worse than none.
+
+Pure: no ``telegram``, no database, no I/O.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz, process
+
+from bot.knowledge import Entry, KnowledgeBase
+from bot.text import (
+    content_stems,
+    cut,
+    detect_language,
+    smalltalk_kind,
+    stem,
+    words,
+)
+
+ANSWERED = "answered"
+AMBIGUOUS = "ambiguous"
+DECLINED = "declined"
+SMALLTALK = "smalltalk"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Weights and thresholds of the matcher, calibrated on the development set."""
+
+    answer_threshold: float = 55.0
+    alternative_threshold: float = 42.0
+    ambiguity_margin: float = 6.0
+    max_alternatives: int = 3
+    candidates: int = 12
+    coverage_weight: float = 0.4
+    fit_weight: float = 0.5
+    # Field weights: a word in a resident phrasing says more than one in the passage.
+    phrasing_weight: float = 1.0
+    keyword_weight: float = 0.9
+    answer_weight: float = 0.75
+    section_weight: float = 0.5
+    compound_part: float = 0.8
+    prefix_strength: float = 0.75
+    typo_cutoff: float = 80.0
+    typo_min_length: int = 5
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An entry considered for a question, with its score (0–100) and closest phrasing."""
+
+    entry_id: str
+    score: float
+    question: str
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """What the matcher made of a question."""
+
+    question: str
+    outcome: str
+    best: Candidate | None = None
+    alternatives: tuple[Candidate, ...] = ()
+    ranked: tuple[Candidate, ...] = ()
+    smalltalk: str | None = None
+    language: str = "nb"
+
+    @property
+    def answered(self) -> bool:
+        return self.outcome == ANSWERED
+
+
+@dataclass
+class _Phrasing:
+    text: str
+    tokens: str  # space-joined stems, for rapidfuzz
+    words: tuple[tuple[frozenset[str], float], ...] = ()  # (stem and its parts, idf)
+
+
+@dataclass
+class _Index:
+    entries: list[Entry]
+    weights: list[dict[str, float]]
+    postings: dict[str, list[tuple[int, float]]]
+    idf: dict[str, float]
+    unknown_idf: float
+    vocab: list[str]
+    synonyms: dict[str, tuple[str, ...]]
+    phrasings: list[list[_Phrasing]] = field(default_factory=list)
+
+
+class Matcher:
+    """Answers questions from a knowledge base; build once, then call ``match``."""
+
+    def __init__(self, kb: KnowledgeBase, *, settings: Settings | None = None) -> None:
+        self.kb = kb
+        self.settings = settings or Settings()
+        self._index = self._build(kb.entries, kb.synonyms)
+        self._split_cache: dict[str, tuple[str, ...]] = {}
+        self._expand_cache: dict[str, tuple[tuple[str, float], ...]] = {}
+
+    # --- index ---------------------------------------------------------------------------
+
+    def _build(self, entries: Sequence[Entry], synonyms: dict[str, tuple[str, ...]]) -> _Index:
+        s = self.settings
+        synonym_map: dict[str, set[str]] = defaultdict(set)
+        for word, variants in synonyms.items():
+            targets = tuple(content_stems(word)) or tuple(stem(w) for w in words(word))
+            for variant in variants:
+                for v in content_stems(variant):
+                    synonym_map[v].update(t for t in targets if t != v)
+
+        raw_fields: list[list[tuple[list[str], float]]] = []
+        for entry in entries:
+            fields_ = [(content_stems(q), s.phrasing_weight) for q in entry.questions]
+            fields_ += [(content_stems(k), s.keyword_weight) for k in entry.keywords]
+            fields_.append((content_stems(entry.answer), s.answer_weight))
+            fields_.append((content_stems(entry.section.replace("›", " ")), s.section_weight))
+            raw_fields.append(fields_)
+        base_vocab = {t for fields_ in raw_fields for toks, _ in fields_ for t in toks}
+        base_vocab.update(t for ts in synonym_map.values() for t in ts)
+
+        weights: list[dict[str, float]] = []
+        phrasings: list[list[_Phrasing]] = []
+        for entry, fields_ in zip(entries, raw_fields, strict=True):
+            w: dict[str, float] = {}
+            for toks, weight in fields_:
+                for t in toks:
+                    w[t] = max(w.get(t, 0.0), weight)
+                    for part in _split_compound(t, base_vocab):
+                        w[part] = max(w.get(part, 0.0), weight * s.compound_part)
+            weights.append(w)
+            phrasings.append(
+                [
+                    _Phrasing(
+                        text=q,
+                        tokens=" ".join(sorted(set(toks))),
+                        words=tuple(
+                            (frozenset((t, *_split_compound(t, base_vocab))), 0.0)
+                            for t in dict.fromkeys(toks)
+                        ),
+                    )
+                    for q, (toks, _) in zip(entry.questions, fields_, strict=False)
+                ]
+            )
+
+        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for i, w in enumerate(weights):
+            for t, weight in w.items():
+                postings[t].append((i, weight))
+        n = max(len(entries), 1)
+        idf = {t: math.log(1.0 + n / len(p)) for t, p in postings.items()}
+        for entry_phrasings in phrasings:
+            for ph in entry_phrasings:
+                ph.words = tuple((alts, max(idf.get(a, 0.0) for a in alts)) for alts, _ in ph.words)
+        return _Index(
+            entries=list(entries),
+            weights=weights,
+            postings=dict(postings),
+            idf=idf,
+            unknown_idf=math.log(1.0 + n / 1.0),
+            vocab=sorted(postings),
+            synonyms={k: tuple(sorted(v)) for k, v in synonym_map.items()},
+            phrasings=phrasings,
+        )
+
+    # --- query ---------------------------------------------------------------------------
+
+    def _expand(self, token: str) -> tuple[tuple[str, float], ...]:
+        """Returns the index words a question word stands for, with how sure that is."""
+        cached = self._expand_cache.get(token)
+        if cached is not None:
+            return cached
+        ix, s = self._index, self.settings
+        out: dict[str, float] = {}
+        if token in ix.postings:
+            out[token] = 1.0
+        for target in ix.synonyms.get(token, ()):
+            if target in ix.postings:
+                out[target] = max(out.get(target, 0.0), 1.0)
+        if not out:
+            for part in _split_compound(token, ix.postings, cache=self._split_cache):
+                out[part] = s.compound_part
+        if not out and len(token) >= s.typo_min_length:
+            for word, score, _ in process.extract(
+                token,
+                ix.vocab,
+                scorer=fuzz.ratio,
+                processor=None,
+                score_cutoff=s.typo_cutoff,
+                limit=2,
+            ):
+                out[word] = score / 100.0
+            for target in list(out):
+                for syn in ix.synonyms.get(target, ()):
+                    out.setdefault(syn, out[target])
+        if not out and len(token) >= s.typo_min_length:
+            start = bisect.bisect_left(ix.vocab, token)
+            for word in ix.vocab[start : start + 3]:
+                if word.startswith(token):
+                    out[word] = s.prefix_strength
+        result = tuple(out.items())
+        if len(self._expand_cache) < 100_000:
+            self._expand_cache[token] = result
+        return result
+
+    def rank(self, question: str, *, limit: int | None = None) -> list[Candidate]:
+        """Returns the entries best matching a question, best first, with their scores."""
+        ix, s = self._index, self.settings
+        tokens = list(dict.fromkeys(content_stems(question)))
+        if not tokens or not ix.entries:
+            return []
+        expansions = [self._expand(t) for t in tokens]
+        token_idf = [max((ix.idf[w] for w, _ in exp), default=ix.unknown_idf) for exp in expansions]
+        total = sum(token_idf)
+        coverage: dict[int, float] = defaultdict(float)
+        for exp, weight in zip(expansions, token_idf, strict=True):
+            best_for_entry: dict[int, float] = {}
+            for word, strength in exp:
+                for entry_index, field_weight in ix.postings[word]:
+                    value = strength * field_weight
+                    if value > best_for_entry.get(entry_index, 0.0):
+                        best_for_entry[entry_index] = value
+            for entry_index, value in best_for_entry.items():
+                coverage[entry_index] += weight * value
+        if not coverage:
+            return []
+        top = sorted(coverage.items(), key=lambda kv: kv[1], reverse=True)[: s.candidates]
+        query_words: dict[str, float] = {}
+        for token, exp in zip(tokens, expansions, strict=True):
+            for word, strength in exp:
+                query_words[word] = max(query_words.get(word, 0.0), strength)
+            query_words.setdefault(token, 1.0)
+        query_tokens = " ".join(sorted(query_words))
+        out = []
+        for entry_index, cov in top:
+            recall = cov / total
+            best_f, phrasing = 0.0, ix.entries[entry_index].questions[0]
+            for ph in ix.phrasings[entry_index]:
+                f = _phrasing_fit(ph, query_words, expansions, token_idf, total)
+                if f > best_f:
+                    best_f, phrasing = f, ph.text
+            sim = fuzz.token_set_ratio(
+                query_tokens,
+                next((p.tokens for p in ix.phrasings[entry_index] if p.text == phrasing), ""),
+                processor=None,
+            )
+            score = (
+                100.0 * (s.coverage_weight * recall + s.fit_weight * best_f)
+                + (1 - s.coverage_weight - s.fit_weight) * sim
+            )
+            out.append(Candidate(ix.entries[entry_index].id, round(score, 1), phrasing))
+        out.sort(key=lambda c: c.score, reverse=True)
+        return out[:limit] if limit else out
+
+    def match(self, question: str) -> MatchResult:
+        """Returns the answer to a question, alternatives when unsure, or a decline."""
+        s = self.settings
+        question = cut(question)
+        language = detect_language(question)
+        kind = smalltalk_kind(question)
+        if kind is not None:
+            return MatchResult(question, SMALLTALK, smalltalk=kind, language=language)
+        ranked = tuple(self.rank(question, limit=s.candidates))
+        if not ranked or ranked[0].score < s.alternative_threshold:
+            return MatchResult(question, DECLINED, ranked=ranked, language=language)
+        best = ranked[0]
+        close = tuple(
+            c
+            for c in ranked[1 : s.max_alternatives]
+            if c.score >= best.score - s.ambiguity_margin and c.score >= s.alternative_threshold
+        )
+        if best.score >= s.answer_threshold and not close:
+            return MatchResult(question, ANSWERED, best=best, ranked=ranked, language=language)
+        return MatchResult(
+            question,
+            AMBIGUOUS,
+            best=best,
+            alternatives=(best, *close),
+            ranked=ranked,
+            language=language,
+        )
+
+    @property
+    def vocabulary_size(self) -> int:
+        return len(self._index.vocab)
+
+
+def _phrasing_fit(
+    ph: _Phrasing,
+    query_words: dict[str, float],
+    expansions: list[tuple[tuple[str, float], ...]],
+    token_idf: list[float],
+    total: float,
+) -> float:
+    """Returns the F1 of a phrasing against the question, both sides weighted by IDF."""
+    if not ph.words:
+        return 0.0
+    own = {a for alts, _ in ph.words for a in alts}
+    matched = sum(
+        idf * max((query_words.get(a, 0.0) for a in alts), default=0.0) for alts, idf in ph.words
+    )
+    whole = sum(idf for _, idf in ph.words)
+    precision = matched / whole if whole else 0.0
+    hit = sum(
+        weight * max((st for w, st in exp if w in own), default=0.0)
+        for exp, weight in zip(expansions, token_idf, strict=True)
+    )
+    recall = hit / total if total else 0.0
+    if precision + recall == 0:
+        return 0.0
+    return 2 * precision * recall / (precision + recall)
+
+
+def _split_compound(
+    token: str, vocab: Iterable[str] | dict, *, cache: dict[str, tuple[str, ...]] | None = None
+) -> tuple[str, ...]:
+    """Returns the two known parts of a compound word (with linking s/e), or ()."""
+    if len(token) < 8:
+        return ()
+    if cache is not None and token in cache:
+        return cache[token]
+    best: tuple[str, ...] = ()
+    best_len = 0
+    for i in range(3, len(token) - 2):
+        head, tail = token[:i], token[i:]
+        if head not in vocab:
+            continue
+        for link in ("", "s", "e"):
+            if link and not tail.startswith(link):
+                continue
+            rest = tail[len(link) :]
+            if len(rest) >= 3 and rest in vocab and min(len(head), len(rest)) > best_len:
+                best, best_len = (head, rest), min(len(head), len(rest))
+    if cache is not None and len(cache) < 100_000:
+        cache[token] = best
+    return best

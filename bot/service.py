@@ -1,0 +1,69 @@
+"""The answering pipeline shared by Telegram and the console: knowledge, matcher, reply.
+
+It keeps the last good knowledge base: a reload that fails leaves the bot answering
+as before and hands back the problems for the admins.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.errors import KnowledgeError, Problem
+from bot.knowledge import DEFAULT_KNOWLEDGE_DIR, KnowledgeBase, fingerprint, load_knowledge
+from bot.matcher import Matcher
+from bot.replies import Reply, answer_entry, compose
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Answered:
+    """A reply with how long the core took to produce it."""
+
+    reply: Reply
+    latency_ms: float
+
+
+class Answerer:
+    """Answers questions from the current knowledge base and reloads it on demand."""
+
+    def __init__(self, knowledge_dir: Path | None = None) -> None:
+        self.directory = Path(knowledge_dir or DEFAULT_KNOWLEDGE_DIR)
+        self._fingerprint = fingerprint(self.directory)
+        self.kb: KnowledgeBase = load_knowledge(self.directory)
+        self.matcher = Matcher(self.kb)
+        self.last_problems: list[Problem] = []
+
+    def answer(self, question: str) -> Answered:
+        """Matches a question and composes the reply."""
+        started = time.perf_counter()
+        reply = compose(self.kb, self.matcher.match(question))
+        return Answered(reply, (time.perf_counter() - started) * 1000.0)
+
+    def answer_entry(self, entry_id: str, *, language: str = "nb") -> Reply | None:
+        """Returns the reply for a chosen entry, or None if it no longer exists."""
+        return answer_entry(self.kb, entry_id, language=language)
+
+    def changed_on_disk(self) -> bool:
+        """Tells whether any knowledge file changed since the last (attempted) load."""
+        return fingerprint(self.directory) != self._fingerprint
+
+    def reload(self) -> list[Problem]:
+        """Reloads the knowledge; on failure keeps the last good one and returns the problems."""
+        self._fingerprint = fingerprint(self.directory)
+        try:
+            kb = load_knowledge(self.directory)
+            matcher = Matcher(kb)
+        except KnowledgeError as exc:
+            self.last_problems = exc.problems
+            logger.warning(
+                "knowledge reload failed, still answering from the last good version: %s",
+                exc,
+            )
+            return exc.problems
+        self.kb, self.matcher, self.last_problems = kb, matcher, []
+        logger.info("knowledge reloaded: %d entries", len(kb.entries))
+        return []

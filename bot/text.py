@@ -1,0 +1,192 @@
+"""Norwegian-aware text normalisation: cleaning, tokens, stop words, stems and folding.
+
+Residents write bokmål, nynorsk, dialect and English, often without æ/ø/å. Every
+word goes through the same steps, for questions and for the knowledge base alike:
+clean (Unicode NFKC, no control or zero-width characters), lowercase, split into
+words, drop words that carry no topic, reduce to a Snowball stem, and fold æ/ø/å
+and their ae/oe/aa spellings to one form.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
+
+# Questions longer than this are cut before matching, so a 100,000-character message
+# costs no more than a long question. No genuine question needs more.
+MAX_QUESTION_CHARS = 500
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+_STOP_NB = """
+a alle all annen andre at av bare begge bli blir ble blitt bør både da de dem den denne
+der deres det dette dere disse du eller en ene enn er et ett ei etter for fordi fra før
+få får fikk gjør gjøre gjort ha hadde har hen her hva hvem hvilke hvilken hvilket hvis
+hvor hvordan hvorfor hvorledes han hun hos i ikke ingen inn jeg ja kan kunne kommune
+kommunen kommunens litt man med meg men mer mest min mine mitt mot mye må måtte nei noe
+noen nok nå når og også om opp oss over på sa sant samme seg selv si sier sin sine sitt
+skal skulle slik slike som så sånn til tror uten ut var vel ved vi vil ville vår vårt
+våre være vært veldig egentlig liksom altså visst vet vite lurer lurte spørsmål lure
+fortell fortelle forklar kanskje skje skjer går gå gjelder angår gang ting sagt si sier
+dere deg dykk hjelpe plattformen plattforma politikerne partiene stemmer stemme riktig
+""".split()
+
+_STOP_NN = """
+kva kven kvar korleis kvifor kva for eg ho me dei dykk ein eit ikkje ikkje noko nokon
+mykje meir fleire berre frå hjå utan vere vore vert vart blei blitt då no skal kan vil
+må får har ha var er og eller men om at som i på til med av for ved etter før mot seg
+sin sitt sine min mitt mine din ditt dine vår vårt våre deira deim kommunen kommune
+eigentleg nett heilt sjølv slik sånn mange korleis
+""".split()
+
+_STOP_EN = """
+a about after all also am an and any are as at be been before being but by can could did
+do does doing done for from get gets getting got had has have having he her here him his
+how i if in into is it its just me my no not now of on or our out over please she should
+so some tell than that the their them then there these they this those to too under us
+very was we were what when where which who whom why will with would you your know want
+wondering municipality council's going gonna anything something does plan plans platform
+""".split()
+
+# Small talk: greetings, thanks, goodbyes and requests for help, recognised on folded
+# words so that "hei", "hallo" and "takk" are understood with or without æøå. A message
+# is small talk only when every word in it is small talk or a stop word.
+SMALLTALK = {
+    "help": "hjelp help meny menu info hjelpe".split(),
+    "thanks": "takk takker takka tack thanks thank thx ty ok okei okay flott supert".split(),
+    "bye": "bye goodbye snakkes hadet hade ha-det".split(),
+    "greeting": """hei heisann hallo halla hallais hey hi hello hiya morn morna god dag
+        morgen kveld goddag good morning evening afternoon""".split(),
+}
+# "hva kan du?", "what can you do?": only stop words, but a request for help.
+_HELP_PHRASES = (
+    "hva kan du",
+    "kva kan du",
+    "what can you do",
+    "who are you",
+    "hvem er du",
+    "kven er du",
+    "hva vet du",
+    "kva veit du",
+    "what do you know",
+)
+# Greetings and thanks said alongside a real question carry no topic.
+_NOISE = frozenset("hei heisann hallo halla hey hi hello takk thanks thx".split())
+
+_ENGLISH_MARKERS = set(
+    """what who where when why how which is are was were will would should the a an
+    and or of in on for to does do did can could kept closed school schools kindergarten
+    kindergartens tax property elderly hospital emergency please there their this that""".split()
+)
+_NORWEGIAN_MARKERS = set(
+    """hva hvem hvor hvordan hvorfor når er blir skal kan og eller i på til for det
+    den de som om ikke ikkje kva kven kvar korleis eg jeg vi med av er fra frå""".split()
+)
+
+_FOLD = [
+    ("æ", "e"),
+    ("ae", "e"),
+    ("ø", "o"),
+    ("oe", "o"),
+    ("å", "a"),
+    ("aa", "a"),
+    ("ä", "e"),
+    ("ö", "o"),
+    ("ü", "u"),
+    ("é", "e"),
+    ("è", "e"),
+    ("ó", "o"),
+]
+
+_stemmer = snowballstemmer.stemmer("norwegian")
+
+
+def clean(text: str) -> str:
+    """Returns text in NFKC without control, format (zero-width) or private-use characters."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+
+
+def cut(text: str, *, limit: int = MAX_QUESTION_CHARS) -> str:
+    """Returns the text cut to ``limit`` characters at a word boundary where possible."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    space = head.rfind(" ")
+    return head[:space] if space > limit // 2 else head
+
+
+def words(text: str) -> list[str]:
+    """Returns the lowercase words of a text, after cleaning and cutting."""
+    return _WORD.findall(clean(cut(text)).casefold())
+
+
+@lru_cache(maxsize=65536)
+def fold(word: str) -> str:
+    """Returns a word with æ/ø/å and their ae/oe/aa spellings folded to e/o/a."""
+    for old, new in _FOLD:
+        word = word.replace(old, new)
+    return word
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """Returns the folded Snowball stem of a lowercase word."""
+    return fold(_stemmer.stemWord(word))
+
+
+STOPWORDS: frozenset[str] = frozenset(fold(w) for w in (*_STOP_NB, *_STOP_NN, *_STOP_EN, *_NOISE))
+_SMALLTALK_WORDS = {kind: frozenset(fold(w) for w in ws) for kind, ws in SMALLTALK.items()}
+_ALL_SMALLTALK = frozenset().union(*_SMALLTALK_WORDS.values())
+
+
+def is_stopword(word: str) -> bool:
+    """Tells whether a lowercase word carries no topic."""
+    return fold(word) in STOPWORDS
+
+
+def content_stems(text: str) -> list[str]:
+    """Returns the stems of the topic-bearing words of a text, in order."""
+    out = []
+    for word in words(text):
+        if fold(word) in STOPWORDS:
+            continue
+        out.append(stem(word))
+    return out
+
+
+def smalltalk_kind(text: str) -> str | None:
+    """Returns greeting/thanks/help/bye when the text is only small talk, else None."""
+    tokens = [fold(w) for w in words(text)]
+    if not tokens or len(tokens) > 8:
+        return None
+    joined = " ".join(tokens)
+    if any(joined.startswith(fold(p)) for p in _HELP_PHRASES) and all(
+        t in STOPWORDS or t in _ALL_SMALLTALK for t in tokens
+    ):
+        return "help"
+    if joined in ("ha det", "ha det bra", "ha de", "ha det godt"):
+        return "bye"
+    if any(t not in _ALL_SMALLTALK and t not in STOPWORDS for t in tokens):
+        return None
+    for kind in ("help", "thanks", "bye", "greeting"):
+        if any(t in _SMALLTALK_WORDS[kind] for t in tokens):
+            return kind
+    return None
+
+
+def detect_language(text: str, *, default: str = "nb") -> str:
+    """Returns "en" when a text reads as English, else the default ("nb")."""
+    tokens = words(text)
+    if not tokens:
+        return default
+    if any(ch in text for ch in "æøåÆØÅ"):
+        return "nb"
+    english = sum(t in _ENGLISH_MARKERS for t in tokens)
+    norwegian = sum(t in _NORWEGIAN_MARKERS for t in tokens)
+    if english > norwegian and english >= 1:
+        return "en"
+    return default if english == norwegian else "nb"
