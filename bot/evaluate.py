@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from bot.errors import KnowledgeError, Problem
 from bot.matcher import AMBIGUOUS, ANSWERED, DECLINED, SMALLTALK, Matcher
 from bot.sources import squash
-from bot.yamlio import YamlError, load_yaml_text, to_plain
+from bot.yamlio import YamlError, line_of, load_yaml_text, to_plain
 
 TARGET_RIGHT = 90.0
 TARGET_WRONG = 3.0
@@ -49,7 +49,7 @@ def load_eval_set(path: Path) -> list[EvalItem]:
         try:
             items.append(EvalItem.model_validate(to_plain(raw)))
         except ValidationError as exc:
-            line = raw.lc.line + 1 if hasattr(raw, "lc") else None
+            line = line_of(raw)
             raise KnowledgeError(
                 [Problem(exc.errors()[0]["msg"], file=path, line=line, field=f"item {index}")]
             ) from exc

@@ -58,6 +58,8 @@ class Settings:
     prefix_strength: float = 0.75
     typo_cutoff: float = 80.0
     typo_min_length: int = 5
+    long_unknown: int = 7
+    short_unknown_scale: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,19 @@ class Matcher:
         if len(self._expand_cache) < 100_000:
             self._expand_cache[token] = result
         return result
+
+    def _unknown_weight(self, token: str) -> float:
+        """Returns the weight of a word the knowledge base has never seen.
+
+        Long unknown words are mostly topics the documents do not cover ("bompenger",
+        "telefonnummer"), so they weigh like the rarest known word; short ones are
+        mostly everyday filler ("gatt", "unga") and weigh less.
+        """
+        if token.startswith("?"):
+            return 0.0
+        s = self.settings
+        scale = 1.0 if len(token) >= s.long_unknown else s.short_unknown_scale
+        return self._index.unknown_idf * scale
 
     def rank(self, question: str, *, limit: int | None = None) -> list[Candidate]:
         """Returns the entries best matching a question, best first, with their scores."""

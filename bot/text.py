@@ -22,7 +22,7 @@ MAX_QUESTION_CHARS = 500
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 _STOP_NB = """
-a alle all annen andre at av bare begge bli blir ble blitt bør både da de dem den denne
+a alle all annen andre at av bare begge bli blir ble blitt både da de dem den denne
 der deres det dette dere disse du eller en ene enn er et ett ei etter for fordi fra før
 få får fikk gjør gjøre gjort ha hadde har hen her hva hvem hvilke hvilken hvilket hvis
 hvor hvordan hvorfor hvorledes han hun hos i ikke ingen inn jeg ja kan kunne kommune
@@ -107,6 +107,8 @@ _stemmer = snowballstemmer.stemmer("norwegian")
 def clean(text: str) -> str:
     """Returns text in NFKC without control, format (zero-width) or private-use characters."""
     text = unicodedata.normalize("NFKC", text)
+    if text.isprintable():  # the common case, checked in C
+        return text
     return "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
 
 
@@ -148,10 +150,56 @@ def is_stopword(word: str) -> bool:
     return fold(word) in STOPWORDS
 
 
+# What a question asks for says which of two nearby passages answers it ("how many
+# live here" wants the population, "why merge" the reasons), so interrogatives become
+# intent tokens instead of being dropped with the other stop words.
+_INTENT_PAIRS = {
+    ("hvor", "mange"): "?antall",
+    ("kor", "mange"): "?antall",
+    ("how", "many"): "?antall",
+    ("hvor", "mye"): "?mengde",
+    ("kor", "mykje"): "?mengde",
+    ("how", "much"): "?mengde",
+    ("hvor", "lenge"): "?tid",
+    ("kor", "lenge"): "?tid",
+    ("how", "long"): "?tid",
+    ("kva", "tid"): "?tid",
+}
+_INTENT_WORDS = {
+    "hvem": "?hvem",
+    "kven": "?hvem",
+    "who": "?hvem",
+    "når": "?tid",
+    "when": "?tid",
+    "hvorfor": "?hvorfor",
+    "kvifor": "?hvorfor",
+    "why": "?hvorfor",
+    "hvor": "?hvor",
+    "kvar": "?hvor",
+    "where": "?hvor",
+}
+
+
 def content_stems(text: str) -> list[str]:
-    """Returns the stems of the topic-bearing words of a text, in order."""
+    """Returns the stems of the topic-bearing words and question intents of a text, in order."""
     out = []
-    for word in words(text):
+    tokens = words(text)
+    skip = False
+    for i, word in enumerate(tokens):
+        if skip:
+            skip = False
+            continue
+        pair = _INTENT_PAIRS.get((fold(word), fold(tokens[i + 1]))) if i + 1 < len(tokens) else None
+        if pair is None and i + 1 < len(tokens):
+            pair = _INTENT_PAIRS.get((word, tokens[i + 1]))
+        if pair is not None:
+            out.append(pair)
+            skip = True
+            continue
+        intent = _INTENT_WORDS.get(word)
+        if intent is not None:
+            out.append(intent)
+            continue
         if fold(word) in STOPWORDS:
             continue
         out.append(stem(word))

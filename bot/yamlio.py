@@ -1,4 +1,9 @@
-"""Safe YAML reading with line numbers, and round-trip writing that keeps comments."""
+"""Safe YAML reading with line numbers, and round-trip writing that keeps comments.
+
+Reading uses PyYAML's C parser (libyaml) for speed, and keeps the line of every key
+and item so errors can point at them. Writing (teaching) uses ruamel's round-trip
+mode, which keeps staff's comments and layout.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,15 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import AliasEvent
 
 # A knowledge file is a few hundred kilobytes at most; anything far larger is a mistake
 # or an attack, and parsing it would stall the bot.
 MAX_YAML_BYTES = 2_000_000
+_MAX_DEPTH = 50
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -27,6 +33,20 @@ class YamlError(Exception):
         return self.message
 
 
+class LineDict(dict):
+    """A mapping read from YAML that remembers the line of each key."""
+
+    line: int = 0
+    lines: dict[Any, int]
+
+
+class LineList(list):
+    """A sequence read from YAML that remembers the line of each item."""
+
+    line: int = 0
+    lines: list[int]
+
+
 def round_trip_yaml() -> YAML:
     """Returns a ruamel round-trip YAML instance configured for knowledge files."""
     yaml = YAML(typ="rt")
@@ -38,54 +58,74 @@ def round_trip_yaml() -> YAML:
 
 
 def load_yaml_text(text: str, *, name: str = "<text>") -> Any:
-    """Parses YAML text into round-trip containers, refusing aliases and oversize input."""
+    """Parses YAML text into dicts and lists that know their lines; refuses aliases and size."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_YAML_BYTES:
         raise YamlError(f"file is larger than {MAX_YAML_BYTES // 1_000_000} MB", line=1)
-    yaml = round_trip_yaml()
+    loader = _Loader(text)
     try:
-        # Aliases are refused outright: staff never need them, and nested ones
-        # ("billion laughs") would make validation walk an exponential structure.
-        for event in yaml.parse(io.StringIO(text)):
-            if isinstance(event, AliasEvent):
-                line = event.start_mark.line + 1 if event.start_mark else None
-                raise YamlError(
-                    "YAML aliases (*name) are not allowed; write the value out", line=line
-                )
-        return yaml.load(io.StringIO(text))
-    except MarkedYAMLError as exc:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        return _convert(node, loader, seen=set(), depth=0)
+    except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
         raise YamlError(f"invalid YAML: {problem}", line=line) from exc
-    except YAMLError as exc:
+    except yaml.YAMLError as exc:
         raise YamlError(f"invalid YAML: {exc}") from exc
-    except RecursionError as exc:
-        raise YamlError("invalid YAML: nested too deeply") from exc
+    finally:
+        loader.dispose()
+
+
+def _convert(node: yaml.Node, loader: Any, *, seen: set[int], depth: int) -> Any:
+    line = node.start_mark.line + 1
+    if id(node) in seen:
+        # The composer turns an alias into the node it names: meeting a node twice
+        # means *alias. Staff never need them, and nested ones ("billion laughs")
+        # would make validation walk an exponential structure.
+        raise YamlError("YAML aliases (*name) are not allowed; write the value out", line=line)
+    if depth > _MAX_DEPTH:
+        raise YamlError("invalid YAML: nested too deeply", line=line)
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_object(node)
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        seq = LineList(_convert(item, loader, seen=seen, depth=depth + 1) for item in node.value)
+        seq.line, seq.lines = line, [item.start_mark.line + 1 for item in node.value]
+        return seq
+    mapping = LineDict()
+    mapping.line, mapping.lines = line, {}
+    for key_node, value_node in node.value:
+        key = _convert(key_node, loader, seen=seen, depth=depth + 1)
+        if isinstance(key, (dict, list)):
+            raise YamlError(
+                "invalid YAML: a key must be plain text", line=key_node.start_mark.line + 1
+            )
+        if key in mapping:
+            raise YamlError(f"key '{key}' appears twice", line=key_node.start_mark.line + 1)
+        mapping[key] = _convert(value_node, loader, seen=seen, depth=depth + 1)
+        mapping.lines[key] = key_node.start_mark.line + 1
+    return mapping
 
 
 def line_of(node: Any, key: str | int | None = None) -> int | None:
     """Returns the 1-based line of a mapping key or sequence item, or of the node itself."""
-    lc = getattr(node, "lc", None)
-    if lc is None:
-        return None
-    try:
-        if key is not None and isinstance(node, CommentedMap) and key in node:
-            return lc.key(key)[0] + 1
-        if key is not None and isinstance(node, CommentedSeq) and isinstance(key, int):
-            return lc.item(key)[0] + 1
-    except (KeyError, IndexError, TypeError):
-        pass
-    return lc.line + 1
+    if isinstance(node, LineDict):
+        return node.lines.get(key, node.line) if key is not None else node.line
+    if isinstance(node, LineList):
+        if isinstance(key, int) and 0 <= key < len(node.lines):
+            return node.lines[key]
+        return node.line
+    return None
 
 
 def to_plain(node: Any) -> Any:
-    """Returns a copy of round-trip containers as plain dicts, lists and scalars."""
+    """Returns a copy of line-aware containers as plain dicts, lists and scalars."""
     if isinstance(node, dict):
         return {str(k): to_plain(v) for k, v in node.items()}
     if isinstance(node, list):
         return [to_plain(v) for v in node]
-    if isinstance(node, str):
-        return str(node)
     return node
 
 

@@ -1,0 +1,202 @@
+"""Benchmarks: start-up, index build, memory and per-question latency, against plain rapidfuzz.
+
+Timings are reported, never asserted: machines are noisy. Every figure is measured
+in the same run as its baseline, plain ``rapidfuzz.process.extractOne`` with
+``token_set_ratio`` over the passages, so the ratio between them is what to read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from rapidfuzz import fuzz, process, utils
+
+from bot.knowledge import Entry, KnowledgeBase, load_knowledge
+from bot.matcher import Matcher
+
+REPO = Path(__file__).resolve().parent.parent
+DEV_SET = REPO / "tests" / "data" / "dev_questions.yaml"
+
+
+def _percentile(values: Sequence[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _latencies(
+    fn: Callable[[str], object], questions: Sequence[str], *, rounds: int
+) -> list[float]:
+    """Returns per-call latencies in milliseconds over several rounds of the questions."""
+    out = []
+    for _ in range(rounds):
+        for q in questions:
+            start = time.perf_counter()
+            fn(q)
+            out.append((time.perf_counter() - start) * 1000.0)
+    return out
+
+
+def _questions(kb: KnowledgeBase) -> list[str]:
+    """Returns realistic questions: the dev set if present, else perturbed phrasings."""
+    if DEV_SET.exists():
+        from bot.evaluate import load_eval_set
+
+        return [item.q for item in load_eval_set(DEV_SET)]
+    rng = random.Random(7)
+    phrasings = [q for e in kb.entries for q in e.questions]
+    return [q.lower().replace("ø", "o") for q in rng.sample(phrasings, min(200, len(phrasings)))]
+
+
+def synthetic_base(kb: KnowledgeBase, size: int, *, seed: int = 1) -> KnowledgeBase:
+    """Returns a knowledge base of ``size`` entries built from the real one's words.
+
+    Each synthetic entry recombines real phrasings with invented place and topic
+    words, so the vocabulary and posting lists grow as a real, larger base would.
+    """
+    rng = random.Random(seed)
+    syllables = "ber by dal fjell gard haug holt li moen rud set sund vik vang strand".split()
+    entries: list[Entry] = []
+    for i in range(size):
+        base = kb.entries[i % len(kb.entries)]
+        place = "".join(rng.sample(syllables, 2))
+        topic = "".join(rng.sample(syllables, 2)) + rng.choice(["tilbud", "plan", "senter"])
+        questions = tuple(f"{q.rstrip('?')} i {place} {topic}?" for q in base.questions[:6])
+        entries.append(
+            replace(base, id=f"{base.id}-{i}", questions=questions, keywords=(place, topic))
+        )
+    return KnowledgeBase(
+        directory=kb.directory, entries=entries, sources=kb.sources, synonyms=kb.synonyms
+    )
+
+
+def _measure_base(kb: KnowledgeBase, questions: Sequence[str], *, rounds: int) -> dict:
+    gc.collect()
+    tracemalloc.start()
+    start = time.perf_counter()
+    matcher = Matcher(kb)
+    build_ms = (time.perf_counter() - start) * 1000.0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    ours = _latencies(matcher.match, questions, rounds=rounds)
+    passages = [e.answer for e in kb.entries]
+
+    def plain(q: str) -> object:
+        return process.extractOne(
+            q, passages, scorer=fuzz.token_set_ratio, processor=utils.default_process
+        )
+
+    base = _latencies(plain, questions, rounds=rounds)
+    return {
+        "entries": len(kb.entries),
+        "index_build_ms": round(build_ms, 1),
+        "index_memory_mb": round(peak / 1e6, 1),
+        "p50_ms": round(_percentile(ours, 50), 3),
+        "p99_ms": round(_percentile(ours, 99), 3),
+        "mean_ms": round(statistics.fmean(ours), 3),
+        "baseline_p50_ms": round(_percentile(base, 50), 3),
+        "baseline_p99_ms": round(_percentile(base, 99), 3),
+        "baseline_mean_ms": round(statistics.fmean(base), 3),
+        "cost_vs_baseline": round(statistics.fmean(ours) / statistics.fmean(base), 2),
+    }
+
+
+def _startup(knowledge_dir: Path | None, *, runs: int) -> dict:
+    """Times `python -m bot ask` end to end and checks it never imports telegram."""
+    env = dict(os.environ)
+    if knowledge_dir:
+        env["BOT_KNOWLEDGE_DIR"] = str(knowledge_dir)
+    probe = (
+        "import sys, runpy; sys.argv = ['bot', 'ask', 'blir legevakten på Sørumsand beholdt?'];"
+        "\ntry:\n    runpy.run_module('bot', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print('telegram imported:', 'telegram' in sys.modules, file=sys.stderr)"
+    )
+    times = []
+    imported = None
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=REPO
+        )
+        times.append((time.perf_counter() - start) * 1000.0)
+        imported = "telegram imported: True" in proc.stderr
+    base_times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], capture_output=True, env=env)
+        base_times.append((time.perf_counter() - start) * 1000.0)
+    return {
+        "ask_startup_ms": round(statistics.median(times), 1),
+        "python_startup_ms": round(statistics.median(base_times), 1),
+        "imports_telegram": imported,
+    }
+
+
+def run_bench(*, knowledge_dir: Path | None, quick: bool = False, telegram: bool = True) -> int:
+    """Runs every benchmark and prints a report (and JSON with BENCH_JSON=1)."""
+    rounds = 1 if quick else 3
+    kb = load_knowledge(knowledge_dir)
+    questions = _questions(kb)
+    report: dict = {"questions": len(questions)}
+    report["startup"] = _startup(knowledge_dir, runs=2 if quick else 5)
+    print(
+        f"start-up of `ask`: {report['startup']['ask_startup_ms']} ms "
+        f"(bare python {report['startup']['python_startup_ms']} ms; "
+        f"imports telegram: {report['startup']['imports_telegram']})",
+        flush=True,
+    )
+    sizes = [("shipped", kb), ("1,000", synthetic_base(kb, 1_000))]
+    sizes.append(("10,000", synthetic_base(kb, 2_000 if quick else 10_000)))
+    print(
+        f"\n{'base':<9}{'entries':>8}{'build ms':>10}{'index MB':>10}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'plain p50':>11}{'plain p99':>11}{'cost ×':>8}"
+    )
+    report["bases"] = {}
+    for name, base in sizes:
+        r = _measure_base(base, questions, rounds=rounds)
+        report["bases"][name] = r
+        print(
+            f"{name:<9}{r['entries']:>8}{r['index_build_ms']:>10}{r['index_memory_mb']:>10}"
+            f"{r['p50_ms']:>9}{r['p99_ms']:>9}{r['baseline_p50_ms']:>11}"
+            f"{r['baseline_p99_ms']:>11}{r['cost_vs_baseline']:>8}",
+            flush=True,
+        )
+    if telegram:
+        report["telegram"] = _telegram_throughput(kb.directory, quick=quick)
+    if os.environ.get("BENCH_JSON"):
+        print(json.dumps(report, indent=2))
+    return 0
+
+
+def _telegram_throughput(knowledge_dir: Path, *, quick: bool) -> dict | None:
+    """Measures questions answered per second through the real Application and the stand-in."""
+    tests_dir = REPO / "tests"
+    if not (tests_dir / "telegram_standin.py").exists():
+        print("\ntelegram: skipped (tests/telegram_standin.py is not here)")
+        return None
+    try:
+        sys.path.insert(0, str(tests_dir))
+        from bot.tg_bench import telegram_burst
+    except ImportError as exc:
+        print(f"\ntelegram: skipped ({exc})")
+        return None
+    questions, users = (100, 25) if quick else (200, 50)
+    result = asyncio.run(telegram_burst(knowledge_dir, questions=questions, users=users))
+    print(
+        f"\ntelegram: {result['answered']}/{result['questions']} questions from {users} users "
+        f"answered in {result['seconds']:.2f} s ({result['per_second']:.0f}/s); "
+        f"end-to-end p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms"
+    )
+    return result
