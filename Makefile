@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/hadolint Dockerfile
 
 test: lint
-	$(BIN)/python -m bot check
+	$(BIN)/python -m bot check --strict
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

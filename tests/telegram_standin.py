@@ -44,6 +44,10 @@ from aiohttp import web
 
 __all__ = [
     "DEFAULT_TOKEN",
+    "NOT_MODIFIED",
+    "POLL_CONFLICT",
+    "QUERY_TOO_OLD",
+    "WEBHOOK_CONFLICT",
     "BotApiStandIn",
     "EntityParseError",
     "Fault",
@@ -295,6 +299,28 @@ _SIMPLE_TAG_TYPES = {
 _HTML_TAGS = frozenset({*_SIMPLE_TAG_TYPES, "a", "code", "pre", "blockquote", "tg-emoji"})
 
 
+# tdlib's entity type priorities: entities at the same place are ordered by them.
+_ENTITY_PRIORITY = {
+    "blockquote": 0,
+    "expandable_blockquote": 0,
+    "pre": 11,
+    "code": 20,
+    "text_link": 49,
+    "text_mention": 49,
+    "bold": 90,
+    "italic": 91,
+    "underline": 92,
+    "strikethrough": 93,
+    "spoiler": 94,
+    "custom_emoji": 99,
+}
+
+
+def _entity_order(entity: dict[str, Any]) -> tuple[int, int, int]:
+    """Sorts entities as tdlib does: by offset, longer first, then by type priority."""
+    return entity["offset"], -entity["length"], _ENTITY_PRIORITY.get(entity["type"], 50)
+
+
 class _HtmlParser:
     """Walks Telegram-flavoured HTML the way tdlib's parse_html does."""
 
@@ -350,7 +376,7 @@ class _HtmlParser:
                 i = self.start_tag(i)
         if self.stack:
             self.fail(f'Can\'t find end tag corresponding to start tag "{self.stack[-1].tag}"')
-        self.entities.sort(key=lambda e: (e["offset"], -e["length"]))
+        self.entities.sort(key=_entity_order)
         return "".join(self.out), self.entities
 
     def skip_spaces(self, j: int) -> int:
@@ -709,6 +735,11 @@ class BotApiStandIn:
     def commands(self) -> list[dict[str, str]]:
         """Gives the command list set for the default scope and all languages."""
         return self.command_sets.get((self._scope_key(None), ""), [])
+
+    @property
+    def pending_updates(self) -> list[dict[str, Any]]:
+        """Gives the updates not yet confirmed through getUpdates' offset."""
+        return list(self._pending)
 
     async def start(self) -> None:
         """Starts serving on the configured port, or on a free one when it is 0."""
@@ -1513,17 +1544,13 @@ class BotApiStandIn:
         if hasattr(update, "to_dict"):
             update = update.to_dict()
         token = self.webhook.get("secret_token") if secret_token is None else secret_token
-        headers = {"X-Telegram-Bot-Api-Secret-Token": token} if token else {}
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = token
+        timeout = aiohttp.ClientTimeout(total=10)
         async with (
-            aiohttp.ClientSession() as session,
-            session.post(
-                url,
-                data=_dumps(update).encode(),
-                headers={
-                    **headers,
-                    "Content-Type": "application/json",
-                },
-            ) as response,
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(url, data=_dumps(update).encode(), headers=headers) as response,
         ):
             await response.read()
             status = response.status
