@@ -32,7 +32,7 @@ class Problem:
             parts.append(f"field '{self.field}'")
         subject = (", ".join(parts) + ": ") if parts else ""
         fix = f" Fix: {self.fix}" if self.fix else ""
-        return f"{where}{self.severity}: {subject}{self.message}.{fix}".replace("..", ".")
+        return f"{where}{self.severity}: {subject}{self.message.rstrip('.')}.{fix}"
 
 
 class BotError(Exception):

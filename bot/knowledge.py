@@ -37,6 +37,7 @@ _FIXES = {
     "string_pattern_mismatch": "use lowercase letters a-z, digits and hyphens",
     "extra_forbidden": "remove it, or check its spelling",
     "dict_type": "write it as a mapping of 'name: value' lines",
+    "value_error": "remove the empty item, or write the text it should have",
 }
 
 

@@ -42,9 +42,11 @@ SMALLTALK = "smalltalk"
 class Settings:
     """Weights and thresholds of the matcher, calibrated on the development set."""
 
-    answer_threshold: float = 55.0
-    alternative_threshold: float = 42.0
-    ambiguity_margin: float = 6.0
+    answer_threshold: float = 58.0
+    gap_weight: float = 0.5
+    min_gap: float = 8.0
+    alternative_threshold: float = 50.0
+    ambiguity_margin: float = 15.0
     max_alternatives: int = 3
     candidates: int = 12
     coverage_weight: float = 0.4
@@ -57,6 +59,7 @@ class Settings:
     compound_part: float = 0.8
     prefix_strength: float = 0.75
     typo_cutoff: float = 80.0
+    short_typo_cutoff: float = 88.0
     typo_min_length: int = 5
     long_unknown: int = 7
     short_unknown_scale: float = 0.5
@@ -191,6 +194,8 @@ class Matcher:
             return cached
         ix, s = self._index, self.settings
         out: dict[str, float] = {}
+        if token.startswith("!"):
+            return ()
         if token in ix.postings:
             out[token] = 1.0
         for target in ix.synonyms.get(token, ()):
@@ -205,7 +210,9 @@ class Matcher:
                 ix.vocab,
                 scorer=fuzz.ratio,
                 processor=None,
-                score_cutoff=s.typo_cutoff,
+                # One wrong letter in a five-letter word is a different word
+                # ("snart"/"smart"); longer words tolerate more.
+                score_cutoff=s.typo_cutoff if len(token) >= 7 else s.short_typo_cutoff,
                 limit=2,
             ):
                 out[word] = score / 100.0
@@ -231,7 +238,11 @@ class Matcher:
         """
         if token.startswith("?"):
             return 0.0
+        if token.startswith("!"):
+            return self._index.unknown_idf
         s = self.settings
+        if token.isdigit():
+            return self._index.unknown_idf * s.short_unknown_scale / 2
         scale = 1.0 if len(token) >= s.long_unknown else s.short_unknown_scale
         return self._index.unknown_idf * scale
 
@@ -296,13 +307,16 @@ class Matcher:
         if not ranked or ranked[0].score < s.alternative_threshold:
             return MatchResult(question, DECLINED, ranked=ranked, language=language)
         best = ranked[0]
+        gap = best.score - (ranked[1].score if len(ranked) > 1 else 0.0)
+        # A clear lead over the runner-up is as telling as a high score: both go
+        # into the confidence, and a near-tie is never answered outright.
+        if gap >= s.min_gap and best.score + s.gap_weight * gap >= s.answer_threshold:
+            return MatchResult(question, ANSWERED, best=best, ranked=ranked, language=language)
         close = tuple(
             c
             for c in ranked[1 : s.max_alternatives]
             if c.score >= best.score - s.ambiguity_margin and c.score >= s.alternative_threshold
         )
-        if best.score >= s.answer_threshold and not close:
-            return MatchResult(question, ANSWERED, best=best, ranked=ranked, language=language)
         return MatchResult(
             question,
             AMBIGUOUS,

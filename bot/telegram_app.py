@@ -1,0 +1,335 @@
+"""The Telegram bot: builds the PTB Application around the answering core and runs it.
+
+``run_bot`` is what ``python -m bot run`` calls: long polling by default, a webhook
+when BOT_WEBHOOK_URL is set. ``build_application`` is shared with the tests, which
+drive the real Application over HTTP against a Bot API stand-in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import secrets
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.error import BadRequest, NetworkError, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    InlineQueryHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import tg_handlers as h
+from bot.config import Settings, load_settings
+from bot.logsetup import configure_logging
+from bot.service import Answerer
+from bot.store import Pseudonymizer, QuestionLog, StoreError, load_or_create_secret
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+WEBHOOK_PATH = "telegram"
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.EDITED_MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.INLINE_QUERY,
+]
+RELOAD_CHECK_SECONDS = 2.0
+PURGE_INTERVAL = dt.timedelta(days=1)
+PURGE_FIRST = dt.timedelta(minutes=1)
+RETRY_AFTER_RETRIES = 3
+NETWORK_RETRIES = 3
+NETWORK_BACKOFF_SECONDS = 0.5
+
+COMMANDS = {
+    "nb": [
+        BotCommand("start", "Kom i gang, med eksempler"),
+        BotCommand("help", "Hva jeg kan svare på"),
+        BotCommand("kilder", "Dokumentene svarene kommer fra"),
+        BotCommand("spor", "Still et spørsmål (nyttig i grupper)"),
+    ],
+    "en": [
+        BotCommand("start", "Get started, with examples"),
+        BotCommand("help", "What I can answer"),
+        BotCommand("kilder", "The documents the answers come from"),
+        BotCommand("spor", "Ask a question (useful in groups)"),
+    ],
+}
+
+# Message content that is not text: the bot explains it reads text questions.
+NOT_TEXT = (
+    filters.PHOTO
+    | filters.Sticker.ALL
+    | filters.VOICE
+    | filters.VIDEO
+    | filters.VIDEO_NOTE
+    | filters.AUDIO
+    | filters.ANIMATION
+    | filters.Document.ALL
+    | filters.LOCATION
+    | filters.VENUE
+    | filters.CONTACT
+    | filters.POLL
+    | filters.Dice.ALL
+    | filters.STORY
+)
+
+
+class RetryingRateLimiter(AIORateLimiter):
+    """Keeps to Telegram's flood limits and also retries calls that failed in transit.
+
+    AIORateLimiter retries after a 429 (RetryAfter). This adds a few retries with
+    backoff for server errors and timeouts, so a passing Telegram hiccup does not cost a
+    resident their answer. Refusals (BadRequest, Forbidden) are final and never retried.
+    """
+
+    def __init__(
+        self,
+        *,
+        network_retries: int = NETWORK_RETRIES,
+        backoff: float = NETWORK_BACKOFF_SECONDS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._network_retries = network_retries
+        self._backoff = backoff
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        """Runs the request through the flood limiter, retrying transient failures."""
+        delay = self._backoff
+        for attempt in range(self._network_retries + 1):
+            try:
+                return await super().process_request(
+                    callback, args, kwargs, endpoint, data, rate_limit_args
+                )
+            except BadRequest:  # a subclass of NetworkError, but Telegram's final word
+                raise
+            except NetworkError as exc:  # 5xx, 502 pages, connection errors, TimedOut
+                if attempt == self._network_retries:
+                    raise
+                logger.warning(
+                    "Bot API %s failed (%s); retry %d of %d in %.1f s",
+                    endpoint,
+                    exc,
+                    attempt + 1,
+                    self._network_retries,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def api_urls(base_url: str) -> tuple[str, str]:
+    """Returns PTB's base_url and base_file_url for a Bot API server URL ending in /bot."""
+    parts = urlsplit(base_url.strip())
+    path = parts.path.rstrip("/")
+    if not path.endswith("/bot"):
+        path += "/bot"
+    file_path = path[: -len("bot")] + "file/bot"
+    return urlunsplit(parts._replace(path=path)), urlunsplit(parts._replace(path=file_path))
+
+
+def webhook_url(configured: str) -> str:
+    """Returns the public webhook URL; a bare host gets the bot's fixed path appended."""
+    parts = urlsplit(configured.strip())
+    if parts.path in ("", "/"):
+        return urlunsplit(parts._replace(path=f"/{WEBHOOK_PATH}"))
+    return configured.strip()
+
+
+def build_application(
+    settings: Settings, answerer: Answerer, log: QuestionLog | None
+) -> Application:
+    """Builds the bot: handlers, flood limits and retries, jobs, and start/stop hooks."""
+    if settings.telegram_bot_token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .rate_limiter(RetryingRateLimiter(max_retries=RETRY_AFTER_RETRIES))
+        .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if settings.telegram_base_url:
+        base_url, base_file_url = api_urls(settings.telegram_base_url)
+        builder = builder.base_url(base_url).base_file_url(base_file_url)
+    app = builder.build()
+    app.bot_data[h.STATE_KEY] = h.BotState(settings=settings, answerer=answerer, log=log)
+
+    new = filters.UpdateType.MESSAGE
+    for name, callback in (
+        ("start", h.on_start),
+        ("help", h.on_help),
+        ("kilder", h.on_sources),
+        ("spor", h.on_ask_command),
+        ("unanswered", h.on_unanswered),
+        ("stats", h.on_stats),
+        ("teach", h.on_teach),
+        ("reload", h.on_reload),
+    ):
+        app.add_handler(CommandHandler(name, callback, filters=new))
+    app.add_handler(MessageHandler(new & filters.COMMAND, h.on_unknown_command))
+    text = filters.TEXT & ~filters.COMMAND & (new | filters.UpdateType.EDITED_MESSAGE)
+    app.add_handler(MessageHandler(text, h.on_text))
+    app.add_handler(MessageHandler(new & NOT_TEXT, h.on_not_text))
+    app.add_handler(CallbackQueryHandler(h.on_callback))
+    app.add_handler(InlineQueryHandler(h.on_inline_query))
+    app.add_error_handler(h.on_error)
+
+    app.job_queue.run_repeating(
+        _watch_knowledge, interval=RELOAD_CHECK_SECONDS, first=RELOAD_CHECK_SECONDS
+    )
+    app.job_queue.run_repeating(_purge_log, interval=PURGE_INTERVAL, first=PURGE_FIRST)
+    return app
+
+
+async def _post_init(app: Application) -> None:
+    """Opens the question log and registers the command menu, before updates are fetched."""
+    state: h.BotState = app.bot_data[h.STATE_KEY]
+    if state.log is not None:
+        try:
+            await state.log.open()
+        except (StoreError, OSError) as exc:
+            # Answers matter more than statistics: run on without recording.
+            logger.error("question log unavailable, answering without recording: %s", exc)
+            state.log = None
+    for language, commands in COMMANDS.items():
+        try:
+            await app.bot.set_my_commands(
+                commands, language_code=None if language == "nb" else language
+            )
+        except TelegramError as exc:
+            logger.warning("could not register the %s command menu: %s", language, exc)
+    logger.info(
+        "bot @%s ready: %d knowledge entries, %d admins",
+        app.bot.username,
+        len(state.answerer.kb.entries),
+        len(state.settings.bot_admin_ids),
+    )
+
+
+async def _post_shutdown(app: Application) -> None:
+    """Records inline queries still waiting for their pause, then flushes and closes the log."""
+    state: h.BotState = app.bot_data[h.STATE_KEY]
+    state.inline.flush()
+    if state.log is not None:
+        unwritten = await state.log.close()
+        if unwritten:
+            logger.warning("%d logged questions could not be written at shutdown", unwritten)
+
+
+async def _watch_knowledge(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Reloads the knowledge when its files change; tells the admins once if it is broken."""
+    state = h.state_of(context)
+    if not state.answerer.changed_on_disk():
+        return
+    problems = state.answerer.reload()
+    if not problems:
+        return
+    report = (
+        "⚠️ The knowledge files changed but do not load; I keep answering from the last "
+        "good version. Fix these and save again (or send /reload):\n" + h.describe(state, problems)
+    )
+    for admin_id in sorted(state.settings.bot_admin_ids):
+        try:
+            await context.bot.send_message(admin_id, report)
+        except TelegramError as exc:
+            logger.warning("could not tell an admin about the broken knowledge: %s", exc)
+
+
+async def _purge_log(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Deletes logged questions older than the retention period."""
+    log = h.state_of(context).log
+    if log is None:
+        return
+    try:
+        await log.purge()
+    except StoreError as exc:
+        logger.warning("question log purge failed: %s", exc)
+
+
+def open_question_log(settings: Settings) -> QuestionLog | None:
+    """Creates the question log from the settings, or None if its secret is unusable."""
+    env_secret = settings.bot_log_secret.get_secret_value() if settings.bot_log_secret else None
+    try:
+        secret = load_or_create_secret(settings.bot_database, env_secret=env_secret)
+        return QuestionLog(
+            settings.bot_database,
+            pseudonymizer=Pseudonymizer.from_secret(secret),
+            retention_days=settings.bot_retention_days,
+            auto_purge=False,  # the daily job purges
+        )
+    except (StoreError, OSError) as exc:
+        logger.error("question log unavailable, answering without recording: %s", exc)
+        return None
+
+
+def run_bot(*, knowledge_dir: Path | None) -> int:
+    """Runs the Telegram bot until SIGINT/SIGTERM; returns the process exit code."""
+    settings = load_settings()
+    if settings.telegram_bot_token is None:
+        print(
+            "error: TELEGRAM_BOT_TOKEN is not set; get one from @BotFather and put it in the "
+            "environment or .env (or try `python -m bot chat`)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    token = settings.telegram_bot_token.get_secret_value()
+    secret = (
+        settings.bot_webhook_secret.get_secret_value()
+        if settings.bot_webhook_secret
+        else secrets.token_urlsafe(32)
+    )
+    configure_logging(
+        settings.bot_log_level,
+        secrets=(token, secret),
+        log_dir=settings.bot_log_dir,
+        retention_days=settings.bot_log_retention_days,
+    )
+    answerer = Answerer(knowledge_dir or settings.bot_knowledge_dir)
+    app = build_application(settings, answerer, open_question_log(settings))
+    if settings.bot_webhook_url:
+        logger.info("receiving updates by webhook on port %d", settings.bot_webhook_port)
+        app.run_webhook(
+            listen=settings.bot_webhook_listen,
+            port=settings.bot_webhook_port,
+            url_path=WEBHOOK_PATH,
+            webhook_url=webhook_url(settings.bot_webhook_url),
+            secret_token=secret,
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+        )
+    else:
+        logger.info("receiving updates by long polling")
+        app.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
+    logger.info("bot stopped")
+    return EXIT_OK
+
+
+__all__ = ["build_application", "run_bot"]
