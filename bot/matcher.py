@@ -54,6 +54,7 @@ class Settings:
     # Field weights: a word in a resident phrasing says more than one in the passage.
     phrasing_weight: float = 1.0
     keyword_weight: float = 0.9
+    keyword_fit: float = 0.85
     answer_weight: float = 0.75
     section_weight: float = 0.5
     compound_part: float = 0.8
@@ -95,6 +96,7 @@ class MatchResult:
 class _Phrasing:
     text: str
     tokens: str  # space-joined stems, for rapidfuzz
+    keyword: bool = False
     words: tuple[tuple[frozenset[str], float], ...] = ()  # (stem and its parts, idf)
 
 
@@ -155,13 +157,18 @@ class Matcher:
                 [
                     _Phrasing(
                         text=q,
+                        keyword=i >= len(entry.questions),
                         tokens=" ".join(sorted(set(toks))),
                         words=tuple(
                             (frozenset((t, *_split_compound(t, base_vocab))), 0.0)
                             for t in dict.fromkeys(toks)
                         ),
                     )
-                    for q, (toks, _) in zip(entry.questions, fields_, strict=False)
+                    # Keywords join the phrasings for the fit score (scaled down), so a
+                    # resident's single everyday word ("skatt") can carry a question.
+                    for i, (q, (toks, _)) in enumerate(
+                        zip((*entry.questions, *entry.keywords), fields_, strict=False)
+                    )
                 ]
             )
 
@@ -280,8 +287,11 @@ class Matcher:
             best_f, phrasing = 0.0, ix.entries[entry_index].questions[0]
             for ph in ix.phrasings[entry_index]:
                 f = _phrasing_fit(ph, query_words, expansions, token_idf, total)
+                if ph.keyword:
+                    f *= s.keyword_fit
                 if f > best_f:
-                    best_f, phrasing = f, ph.text
+                    best_f = f
+                    phrasing = ix.entries[entry_index].questions[0] if ph.keyword else ph.text
             sim = fuzz.token_set_ratio(
                 query_tokens,
                 next((p.tokens for p in ix.phrasings[entry_index] if p.text == phrasing), ""),

@@ -35,7 +35,7 @@ ute inne hit dit her der snart greia greie ass åssen assen ka kem dæm dem døm
 æ jæ ikkje itj ittj nåkka noen nån sånt sånne masse mye lissom typ liksom da vel jo
 hæ hmm ok okei vet veit skjønner skjønne lurer mener synes syns tenker mi di e te
 kor ka kva ko mor
-dere deg dykk hjelpe politikerne partiene stemmer stemme riktig
+dere deg dykk hjelpe politikerne stemmer stemme riktig
 """.split()
 
 _STOP_NN = """

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import re
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -233,6 +234,34 @@ class InlineRecorder:
             self._fire(user_id)
 
 
+class CallbackKeys:
+    """Stands in short keys ("k:N") for button data longer than Telegram's 64 bytes.
+
+    Entry ids may be long enough that "a:ID" or "te:REF:ID" does not fit. The full data
+    is kept in memory only, for the most recent buttons; after a restart such a button
+    is answered as stale, like any other button the bot no longer knows.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._capacity = capacity
+        self._data: OrderedDict[str, str] = OrderedDict()
+        self._numbers = itertools.count(1)
+
+    def fit(self, data: str) -> str:
+        """Returns the data itself if it fits, else a short key that stands for it."""
+        if fits(data):
+            return data
+        key = str(next(self._numbers))
+        self._data[key] = data
+        while len(self._data) > self._capacity:
+            self._data.popitem(last=False)
+        return f"k:{key}"
+
+    def resolve(self, key: str) -> str | None:
+        """Returns the data behind a short key, or None if it is unknown or forgotten."""
+        return self._data.get(key)
+
+
 @dataclass
 class BotState:
     """Everything the handlers share: settings, the core, the log and in-memory limits."""
@@ -242,7 +271,7 @@ class BotState:
     log: QuestionLog | None
     limiter: QuestionLimiter = field(init=False)
     inline: InlineRecorder = field(init=False)
-    teach_keys: dict[str, tuple[str, str]] = field(default_factory=dict)
+    keys: CallbackKeys = field(default_factory=lambda: CallbackKeys())
 
     def __post_init__(self) -> None:
         self.limiter = QuestionLimiter(self.settings.bot_rate_limit)
@@ -348,12 +377,15 @@ def vote_keyboard(ref: str | None) -> InlineKeyboardMarkup | None:
     )
 
 
-def alternatives_keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+def alternatives_keyboard(reply: Reply, keys: CallbackKeys) -> InlineKeyboardMarkup | None:
     """Returns one "Mente du …?" button per alternative entry."""
     rows = [
-        [InlineKeyboardButton(label(cand.question, entry.id), callback_data=f"a:{entry.id}")]
+        [
+            InlineKeyboardButton(
+                label(cand.question, entry.id), callback_data=keys.fit(f"a:{entry.id}")
+            )
+        ]
         for cand, entry in reply.alternatives
-        if fits(f"a:{entry.id}")
     ]
     return InlineKeyboardMarkup(rows) if rows else None
 
@@ -368,7 +400,7 @@ def examples_keyboard() -> InlineKeyboardMarkup:
     )
 
 
-def render(reply: Reply, ref: str | None) -> dict[str, Any]:
+def render(reply: Reply, ref: str | None, keys: CallbackKeys) -> dict[str, Any]:
     """Returns the send arguments for a reply: HTML with buttons, or plain text."""
     if reply.outcome == ANSWERED and reply.entry is not None:
         return {
@@ -380,7 +412,7 @@ def render(reply: Reply, ref: str | None) -> dict[str, Any]:
         return {
             "text": reply.as_html(),
             "parse_mode": ParseMode.HTML,
-            "reply_markup": alternatives_keyboard(reply),
+            "reply_markup": alternatives_keyboard(reply, keys),
         }
     return {"text": reply.as_text()}
 
@@ -443,7 +475,9 @@ async def ask(
     ref = state.record(question, channel_of(message), reply, answered.latency_ms, user)
     if quote is None:
         quote = message.chat.type != ChatType.PRIVATE or reply.outcome == AMBIGUOUS
-    await message.reply_text(**render(reply, ref), do_quote=quote, allow_sending_without_reply=True)
+    await message.reply_text(
+        **render(reply, ref, state.keys), do_quote=quote, allow_sending_without_reply=True
+    )
 
 
 async def within_rate_limit(state: BotState, message: Message, user: User) -> bool:
@@ -550,7 +584,10 @@ async def on_not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Dispatches a button press by its prefix; every press is answered, also stale ones."""
     query = update.callback_query
-    kind, _, rest = (query.data or "").partition(":")
+    data = query.data or ""
+    if data.startswith("k:"):
+        data = state_of(context).keys.resolve(data[2:]) or ""
+    kind, _, rest = data.partition(":")
     action = CALLBACKS.get(kind)
     stale = text("stale", user_language(query.from_user))
     try:
@@ -601,7 +638,7 @@ async def on_alternative_button(
     )
     latency = (time.perf_counter() - started) * 1000.0
     ref = state.record(question, channel_of(message), reply, latency, query.from_user)
-    await edit_or_send(message, **render(reply, ref))
+    await edit_or_send(message, **render(reply, ref, state.keys))
     return None
 
 
@@ -839,12 +876,7 @@ async def teach_choices(state: BotState, ref: str) -> dict[str, Any]:
     rows = []
     for number, cand in enumerate(candidates, 1):
         lines.append(f"{number}. {cand.entry_id} — «{label(cand.question)}» ({cand.score:.0f})")
-        data = f"te:{ref}:{cand.entry_id}"
-        if not fits(data):
-            # Too long for Telegram's 64 bytes: a short key kept in memory stands in.
-            key = str(len(state.teach_keys) + 1)
-            state.teach_keys[key] = (ref, cand.entry_id)
-            data = f"tk:{key}"
+        data = state.keys.fit(f"te:{ref}:{cand.entry_id}")
         rows.append([InlineKeyboardButton(f"{number}. {label(cand.entry_id)}", callback_data=data)])
     return {"text": "\n".join(lines), "reply_markup": InlineKeyboardMarkup(rows)}
 
@@ -899,14 +931,6 @@ async def on_teach_pick_entry(
 ) -> str | None:
     """Teaches the tapped entry (te:REF:ENTRY) and shows the outcome in place of the choices."""
     ref, _, entry_id = rest.partition(":")
-    return await _teach_button(update, context, ref, entry_id)
-
-
-async def on_teach_pick_key(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, key: str
-) -> str | None:
-    """Teaches the entry behind a short key (tk:N), used when te:… would exceed 64 bytes."""
-    ref, entry_id = state_of(context).teach_keys.get(key, ("", ""))
     return await _teach_button(update, context, ref, entry_id)
 
 
@@ -974,5 +998,4 @@ CALLBACKS = {
     "v": on_vote_button,
     "t": on_teach_pick_question,
     "te": on_teach_pick_entry,
-    "tk": on_teach_pick_key,
 }
