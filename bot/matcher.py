@@ -44,6 +44,7 @@ class Settings:
 
     answer_threshold: float = 58.0
     gap_weight: float = 0.5
+    answer_floor: float = 52.0
     min_gap: float = 8.0
     alternative_threshold: float = 50.0
     ambiguity_margin: float = 15.0
@@ -320,7 +321,11 @@ class Matcher:
         gap = best.score - (ranked[1].score if len(ranked) > 1 else 0.0)
         # A clear lead over the runner-up is as telling as a high score: both go
         # into the confidence, and a near-tie is never answered outright.
-        if gap >= s.min_gap and best.score + s.gap_weight * gap >= s.answer_threshold:
+        if (
+            best.score >= s.answer_floor
+            and gap >= s.min_gap
+            and best.score + s.gap_weight * gap >= s.answer_threshold
+        ):
             return MatchResult(question, ANSWERED, best=best, ranked=ranked, language=language)
         close = tuple(
             c

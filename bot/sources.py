@@ -277,6 +277,7 @@ def parse_raw(
             continue
         if new_page:
             flush()
+        line = _TRAILING_LINK.sub("", line)
         if not current and _looks_like_heading(line):
             blocks.append(("heading", line))
             continue
@@ -293,7 +294,9 @@ def parse_raw(
                 title = value
                 path = (INTRO_SECTION,)
                 sections.append((path, []))
-            elif (previous_kind == "heading" and path) or (value in nested and path):
+                previous_kind = "title"  # a heading right after the title is not nested
+                continue
+            if (previous_kind == "heading" and path) or (value in nested and path):
                 path = (path[0], value)
                 sections.append((path, []))
             else:

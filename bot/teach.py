@@ -42,6 +42,14 @@ def add_phrasing(directory: Path, entry_id: str, phrasing: str) -> Path:
         if any(phrasing_key(q) == key for q in other.questions):
             raise TeachError(f"'{phrasing}' is already a phrasing of entry '{other.id}'")
 
+    # The check after adding would always pass (a phrasing finds its own entry), so
+    # ask first whether the bot already answers the question with another entry.
+    current = Matcher(kb).match(phrasing)
+    if current.answered and current.best is not None and current.best.entry_id != entry_id:
+        raise TeachError(
+            f"the bot already answers '{phrasing}' with entry '{current.best.entry_id}'; "
+            "teach it there, or reword that entry's phrasings if the answer is wrong"
+        )
     new_text = _with_phrasing(entry.file.read_text(encoding="utf-8"), entry_id, phrasing)
     with tempfile.TemporaryDirectory(prefix="teach-") as scratch:
         copy = Path(scratch) / "knowledge"

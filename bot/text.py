@@ -61,7 +61,7 @@ wondering municipality council's going gonna anything something does plan plans 
 # is small talk only when every word in it is small talk or a stop word.
 SMALLTALK = {
     "help": "hjelp help meny menu info hjelpe".split(),
-    "thanks": "takk takker takka tack thanks thank thx ty ok okei okay flott supert".split(),
+    "thanks": "takk tusen takker takka tack thanks thank thx ty ok okei okay flott supert".split(),
     "bye": "bye goodbye snakkes hadet hade ha-det".split(),
     "greeting": """hei heisann hallo halla hallais hey hi hello hiya morn morna god dag
         morgen kveld goddag good morning evening afternoon""".split(),
@@ -116,7 +116,16 @@ def clean(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     if text.isprintable():  # the common case, checked in C
         return text
-    return "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    # Format characters (zero-width space, soft hyphen) sit inside words: drop them.
+    # Control characters (newlines, NUL) separate words: make them spaces.
+    out = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat[0] != "C":
+            out.append(ch)
+        elif cat != "Cf":
+            out.append(" ")
+    return "".join(out)
 
 
 def cut(text: str, *, limit: int = MAX_QUESTION_CHARS) -> str:

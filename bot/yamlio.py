@@ -68,7 +68,10 @@ def load_yaml_text(text: str, *, name: str = "<text>") -> Any:
             return None
         return _convert(node, loader, seen=set(), depth=0)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # At "end of stream" the problem mark is the end of the file; the context
+        # mark says where the unclosed quote or bracket started.
+        end_of_stream = "end of stream" in (exc.problem or "")
+        mark = (exc.context_mark if end_of_stream else None) or exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
         raise YamlError(f"invalid YAML: {problem}", line=line) from exc
