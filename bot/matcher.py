@@ -98,6 +98,7 @@ class _Phrasing:
     text: str
     tokens: str  # space-joined stems, for rapidfuzz
     keyword: bool = False
+    vocabulary: frozenset[str] = frozenset()  # every stem and part, to skip misses fast
     words: tuple[tuple[frozenset[str], float], ...] = ()  # (stem and its parts, idf)
 
 
@@ -182,6 +183,7 @@ class Matcher:
         for entry_phrasings in phrasings:
             for ph in entry_phrasings:
                 ph.words = tuple((alts, max(idf.get(a, 0.0) for a in alts)) for alts, _ in ph.words)
+                ph.vocabulary = frozenset(a for alts, _ in ph.words for a in alts)
         return _Index(
             entries=list(entries),
             weights=weights,
@@ -354,9 +356,9 @@ def _phrasing_fit(
     total: float,
 ) -> float:
     """Returns the F1 of a phrasing against the question, both sides weighted by IDF."""
-    if not ph.words:
+    own = ph.vocabulary
+    if not ph.words or own.isdisjoint(query_words):
         return 0.0
-    own = {a for alts, _ in ph.words for a in alts}
     matched = sum(
         idf * max((query_words.get(a, 0.0) for a in alts), default=0.0) for alts, idf in ph.words
     )

@@ -1,0 +1,93 @@
+"""Telegram throughput benchmark: questions from many users through the real Application.
+
+It runs the bot's own ``Application`` over HTTP against the Bot API stand-in from
+``tests/`` (so it needs a source checkout), with a real question log in a temporary
+directory, and measures how fast every question is answered end to end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from bot.config import load_settings
+from bot.service import Answerer
+from bot.store import Pseudonymizer, QuestionLog
+from bot.telegram_app import build_application
+
+QUESTIONS = (
+    "blir legevakten på Sørumsand beholdt?",
+    "hva skjer med eiendomsskatten",
+    "blir det gratis sfo for barn med funksjonsnedsettelse",
+    "når ble fet skedsmo og sørum slått sammen",
+    "skal kjeller flyplass bli boliger",
+    "hva er været i morgen",
+    "hei",
+    "will the schools be kept",
+)
+
+
+async def telegram_burst(knowledge_dir: Path, *, questions: int, users: int) -> dict:
+    """Pushes questions from many users at once and returns throughput and latency."""
+    from telegram_standin import BotApiStandIn  # from tests/, put on sys.path by the caller
+
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        async with BotApiStandIn() as standin:
+            settings = load_settings(
+                telegram_bot_token=standin.token,
+                telegram_base_url=standin.base_url,
+                bot_database=Path(tmp) / "bench.sqlite3",
+                bot_rate_limit=100_000,
+            )
+            log = QuestionLog(
+                settings.bot_database, pseudonymizer=Pseudonymizer.from_secret(b"b" * 32)
+            )
+            await log.open()
+            app = build_application(settings, Answerer(knowledge_dir), log)
+            async with app:
+                await app.start()
+                await app.updater.start_polling(poll_interval=0, timeout=1)
+                try:
+                    pushed: dict[int, list[float]] = defaultdict(list)
+                    start = time.perf_counter()
+                    for i in range(questions):
+                        user = 10_000 + i % users
+                        standin.push_message(user, QUESTIONS[i % len(QUESTIONS)])
+                        pushed[user].append(time.perf_counter())
+                    arrived: dict[int, list[float]] = defaultdict(list)
+                    seen = 0
+                    deadline = start + 60
+                    while seen < questions and time.perf_counter() < deadline:
+                        messages = standin.sent_messages
+                        for message in messages[seen:]:
+                            arrived[int(message.chat_id)].append(time.perf_counter())
+                        seen = len(messages)
+                        await asyncio.sleep(0.002)
+                    seconds = time.perf_counter() - start
+                finally:
+                    await app.updater.stop()
+                    await app.stop()
+            await log.close()
+    latencies = sorted(
+        (a - p) * 1000.0
+        for user, times in arrived.items()
+        for p, a in zip(pushed[user], times, strict=False)
+    )
+
+    def pct(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * (len(latencies) - 1)))] if latencies else 0
+
+    errors = [e for e in standin.errors if not e.injected]
+    return {
+        "questions": questions,
+        "users": users,
+        "answered": seen,
+        "seconds": seconds,
+        "per_second": seen / seconds if seconds else 0.0,
+        "p50_ms": pct(0.5),
+        "p99_ms": pct(0.99),
+        "rejected_by_standin": len(errors),
+    }
