@@ -47,8 +47,9 @@ def add_phrasing(directory: Path, entry_id: str, phrasing: str) -> Path:
     current = Matcher(kb).match(phrasing)
     if current.answered and current.best is not None and current.best.entry_id != entry_id:
         raise TeachError(
-            f"the bot already answers '{phrasing}' with entry '{current.best.entry_id}'; "
-            "teach it there, or reword that entry's phrasings if the answer is wrong"
+            f"'{phrasing}' would match another entry better than '{entry_id}': the bot "
+            f"already answers it with entry '{current.best.entry_id}'. Teach it there, or "
+            "reword that entry's phrasings if its answer is wrong"
         )
     new_text = _with_phrasing(entry.file.read_text(encoding="utf-8"), entry_id, phrasing)
     with tempfile.TemporaryDirectory(prefix="teach-") as scratch:

@@ -190,10 +190,11 @@ def build_application(
         ("spor", h.on_ask_command),
         ("unanswered", h.on_unanswered),
         ("stats", h.on_stats),
-        ("teach", h.on_teach),
         ("reload", h.on_reload),
     ):
         app.add_handler(CommandHandler(name, callback, filters=new))
+    # Teaching takes seconds (a trial load of the knowledge): it must not hold up residents.
+    app.add_handler(CommandHandler("teach", h.on_teach, filters=new, block=False))
     app.add_handler(MessageHandler(new & filters.COMMAND, h.on_unknown_command))
     text = filters.TEXT & ~filters.COMMAND & (new | filters.UpdateType.EDITED_MESSAGE)
     app.add_handler(MessageHandler(text, h.on_text))

@@ -38,6 +38,7 @@ from bot.replies import (
     ANSWERED,
     EXAMPLE_QUESTIONS,
     MUNICIPALITY_URL,
+    SMALLTALK,
     Reply,
     esc,
     phrase,
@@ -271,7 +272,9 @@ class BotState:
     log: QuestionLog | None
     limiter: QuestionLimiter = field(init=False)
     inline: InlineRecorder = field(init=False)
-    keys: CallbackKeys = field(default_factory=lambda: CallbackKeys())
+    keys: CallbackKeys = field(default_factory=CallbackKeys)
+    # Teaching edits YAML files read-modify-write; one at a time keeps every change.
+    teaching: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         self.limiter = QuestionLimiter(self.settings.bot_rate_limit)
@@ -443,7 +446,7 @@ def addressed_question(message: Message, username: str, bot_id: int) -> str | No
     body = message.text or ""
     pattern = mention_pattern(username)
     if pattern is not None and pattern.search(body):
-        return pattern.sub(" ", body).strip()
+        return " ".join(pattern.sub(" ", body).split())
     replied = message.reply_to_message
     if replied is not None and replied.from_user is not None and replied.from_user.id == bot_id:
         return body.strip()
@@ -707,7 +710,7 @@ def inline_results(state: BotState, reply: Reply) -> list[InlineQueryResultArtic
         if out:
             return out
     plain = reply.as_text()
-    title = text("no_answer", reply.language) if reply.outcome != "smalltalk" else label(plain)
+    title = label(plain) if reply.outcome == SMALLTALK else text("no_answer", reply.language)
     return [
         InlineQueryResultArticle(
             id=reply.outcome,
@@ -898,14 +901,15 @@ async def teach(state: BotState, ref: str, entry_id: str) -> str:
     stored = await logged_question(state, ref)
     if stored is None:
         return f"No logged question with ref {ref}."
-    try:
-        # File work and a trial load take a while; keep the bot answering meanwhile.
-        path = await asyncio.to_thread(
-            add_phrasing, state.answerer.directory, entry_id, stored.question
-        )
-    except TeachError as exc:
-        return f"Not taught: {exc}"
-    problems = state.answerer.reload()
+    async with state.teaching:
+        try:
+            # The trial load takes seconds on the full knowledge; the loop keeps answering.
+            path = await asyncio.to_thread(
+                add_phrasing, state.answerer.directory, entry_id, stored.question
+            )
+        except TeachError as exc:
+            return f"Not taught: {exc}"
+        problems = state.answerer.reload()
     if problems:
         return f"Taught to {entry_id} in {path.name}, but the reload failed:\n" + describe(
             state, problems
@@ -941,8 +945,13 @@ async def _teach_button(
     message = accessible(query.message)
     if not state.is_admin(query.from_user) or message is None or not entry_id:
         return text("stale", user_language(query.from_user))
-    await edit_or_send(message, text=await teach(state, ref, entry_id))
-    return None
+
+    async def work() -> None:
+        await edit_or_send(message, text=await teach(state, ref, entry_id))
+
+    # Updates are handled one at a time; residents must not wait for a teach to finish.
+    context.application.create_task(work(), update=update)
+    return "Teaching …"
 
 
 def describe(state: BotState, problems: list[Problem]) -> str:

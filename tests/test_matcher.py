@@ -1,0 +1,597 @@
+"""Text normalisation and the matcher: clear questions find their entry, others are declined,
+small talk is recognised, and no input breaks it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot import text
+from bot.errors import KnowledgeError
+from bot.evaluate import (
+    TARGET_DECLINED,
+    TARGET_RIGHT,
+    TARGET_WRONG,
+    EvalItem,
+    evaluate,
+    format_report,
+    load_eval_set,
+)
+from bot.knowledge import load_knowledge, phrasing_key
+from bot.matcher import AMBIGUOUS, ANSWERED, DECLINED, SMALLTALK, Matcher
+from bot.replies import compose
+from bot.sources import squash
+from bot.text import (
+    clean,
+    content_stems,
+    detect_language,
+    is_stopword,
+    smalltalk_kind,
+    stem,
+    words,
+)
+
+OUTCOMES = {ANSWERED, DECLINED, AMBIGUOUS, SMALLTALK}
+
+# --- text --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        ("Sørumsand", "sorumsand", "soerumsand", "SØRUMSAND", "Sörumsand"),
+        ("legevakten", "legevakta", "legevakt", "Legevakten"),
+        ("beholdt", "beholdes", "beholde"),
+        ("skolen", "skolene", "skoler", "skole"),
+        ("barnehagen", "barnehager", "barnehage"),
+        ("kjøre", "kjoere", "kjore"),
+        ("Måsan", "maasan", "masan"),
+        ("bærekraftig", "baerekraftig", "berekraftig"),
+        ("Ｌｅｇｅｖａｋｔ", "legevakt"),
+    ],
+    ids=lambda group: group[0],
+)
+def test_spellings_share_one_stem(spellings: tuple[str, ...]):
+    stems = {tuple(content_stems(s)) for s in spellings}
+    assert len(stems) == 1, stems
+    (only,) = stems
+    assert len(only) == 1
+    assert only[0]
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("legevakt", "skole"), ("eiendomsskatt", "eiendom"), ("sykehjem", "sykkel")],
+)
+def test_different_words_keep_different_stems(a: str, b: str):
+    assert stem(a) != stem(b)
+
+
+@pytest.mark.parametrize(
+    ("question", "content_words"),
+    [
+        ("Hva skjer med legevakten på Sørumsand?", ["legevakten", "sørumsand"]),
+        ("Kva skjer med legevakta på Sørumsand?", ["legevakta", "sørumsand"]),
+        ("What is happening to the emergency clinic?", ["happening", "emergency", "clinic"]),
+        ("Hei, jeg lurer på om det blir noe skolemat", ["skolemat"]),
+        ("Kan du fortelle meg litt om eiendomsskatten i kommunen?", ["eiendomsskatten"]),
+        ("hva er det som skjer", []),
+    ],
+)
+def test_stop_words_are_removed(question: str, content_words: list[str]):
+    stems = [s for s in content_stems(question) if not s.startswith("?")]
+    assert stems == [stem(w) for w in content_words]
+
+
+@pytest.mark.parametrize("word", ["og", "hva", "kva", "ikkje", "the", "what", "kommunen", "hei"])
+def test_is_stopword(word: str):
+    assert is_stopword(word)
+
+
+@pytest.mark.parametrize("word", ["legevakt", "skole", "eiendomsskatt", "kjeller"])
+def test_topic_words_are_not_stopwords(word: str):
+    assert not is_stopword(word)
+
+
+@pytest.mark.parametrize(
+    ("question", "intent"),
+    [
+        ("Hvor mange innbyggere får kommunen?", "?antall"),
+        ("Kor mange bur i kommunen?", "?antall"),
+        ("How many people live here?", "?antall"),
+        ("Når blir kommunen klimanøytral?", "?tid"),
+        ("Hvem bestemmer?", "?hvem"),
+        ("Hvorfor slo de sammen kommunene?", "?hvorfor"),
+    ],
+)
+def test_question_intent_is_kept(question: str, intent: str):
+    assert intent in content_stems(question)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected_words"),
+    [
+        ("legevakt\x00sørumsand", ["legevakt", "sørumsand"]),
+        ("legevakt\u200b på\x07 Sørumsand", ["legevakt", "på", "sørumsand"]),
+        ("\u202eblir legevakten beholdt", ["blir", "legevakten", "beholdt"]),
+        ("\ufeffskole\r\n", ["skole"]),
+        ("\x00\x01\u200b\u200d\ufeff", []),
+        pytest.param(
+            "lege\u200bvakten",
+            ["legevakten"],
+            id="zero-width-inside-a-word",
+        ),
+        pytest.param(
+            "lege\u00advakten",
+            ["legevakten"],
+            id="soft-hyphen-inside-a-word",
+        ),
+    ],
+)
+def test_control_and_zero_width_characters_are_removed(raw: str, expected_words: list[str]):
+    cleaned = clean(raw)
+    assert all(ch.isprintable() for ch in cleaned)
+    assert words(raw) == expected_words
+
+
+def test_words_cuts_long_text():
+    assert len(words("ord " * 100_000)) <= text.MAX_QUESTION_CHARS // 4 + 1
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("hei", "greeting"),
+        ("Hei!", "greeting"),
+        ("hallo", "greeting"),
+        ("god morgen", "greeting"),
+        ("hello", "greeting"),
+        ("takk!", "thanks"),
+        ("Takk skal du ha", "thanks"),
+        ("thanks", "thanks"),
+        ("hva kan du?", "help"),
+        ("Kva kan du?", "help"),
+        ("what can you do?", "help"),
+        ("hjelp", "help"),
+        ("ha det", "bye"),
+        ("ha det bra", "bye"),
+        ("bye", "bye"),
+        ("hei, blir legevakten beholdt?", None),
+        ("takk, men hva med skolemat?", None),
+        ("legevakt", None),
+        ("", None),
+        ("😀", None),
+        ("tusen takk", "thanks"),
+    ],
+)
+def test_smalltalk_kind(message: str, kind: str | None):
+    assert smalltalk_kind(message) == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("Blir legevakten på Sørumsand beholdt?", "nb"),
+        ("Kva skjer med skulen?", "nb"),
+        ("Hva skjer med eiendomsskatten", "nb"),
+        ("What will happen to the property tax?", "en"),
+        ("Is the school in Fet closed?", "en"),
+        ("Will the kindergartens be kept?", "en"),
+        ("", "nb"),
+        ("legevakt", "nb"),
+        ("Will the emergency clinic in Sørumsand be kept?", "en"),
+    ],
+)
+def test_detect_language(question: str, language: str):
+    assert detect_language(question) == language
+
+
+# --- the matcher over the shipped knowledge base -----------------------------------------
+
+CLEAR_QUESTIONS = [
+    ("legevakta på sørumsnad", "legevakt-sorumsand"),
+    ("blir legevakten paa soerumsand beholdt", "legevakt-sorumsand"),
+    ("Will Sorumsand keep its emergency clinic?", "legevakt-sorumsand"),
+    ("Hvor høy er eiendomsskatten?", "eiendomsskatt-2-promille"),
+    ("Kor mange promille blir eigedomsskatten?", "eiendomsskatt-2-promille"),
+    ("What will happen to the property tax rate?", "eiendomsskatt-2-promille"),
+    ("Hvor mange representanter får det nye kommunestyret?", "kommunestyre-55-representanter"),
+    ("Hvor mange innbyggere får Lillestrøm kommune?", "innbyggertall-ny-kommune"),
+    ("Vil skulane få gratis skulemat?", "skolemat-forprosjekt"),
+    ("Får veteranflyene fortsatt bruke flystripa på Kjeller?", "kjeller-flystripe-veteranfly"),
+    ("Skal kommunen bygge svømmehall?", "svommeanlegg-badeland"),
+    ("Når skal kommunen være klimanøytral?", "klimanoytral-drift-2027"),
+    ("Kan barnehageopptak skje to gonger i året?", "barnehageopptak-to-ganger"),
+    ("Hvor mange lærlingplasser blir det i kommunen?", "laerlingplasser"),
+    ("Blir det flere ladepunkter for elbil?", "ladepunkter-parkering"),
+    ("Blir Fetsund lenser verdensarv?", "unesco-fetsund-lenser"),
+    ("Is there a plan for cycling and walking?", "sykkel-gastrategi"),
+    ("Blir prisen på SFO satt ned?", "sfo-pris"),
+    ("Skal helsesøster være på skolen?", "helsesykepleier-norm-skole"),
+    ("Blir det nye kommunesammenslåinger?", "ny-sammenslaing-ikke-aktuelt"),
+    ("Blir sykehjemmene privatisert?", "sykehjem-kommunal-regi"),
+    ("Får barn under 19 gratis treningstid?", "gratis-treningstid-unge"),
+    ("Kva skjer med krisesenteret?", "krisesenter"),
+    ("Will all elderly people get a place at a day centre?", "dagsenter-eldre"),
+    ("Får pårørende omsorgslønn?", "omsorgslonn-parorende"),
+    ("Hvor mange prosent skal utslippene kuttes innen 2030?", "utslippskutt-2030"),
+]
+
+
+@pytest.mark.parametrize(("question", "entry_id"), CLEAR_QUESTIONS)
+def test_clear_question_is_answered_with_its_entry(shipped_matcher, question: str, entry_id: str):
+    assert entry_id in shipped_matcher.kb.by_id, "the table names a real entry"
+    result = shipped_matcher.match(question)
+    assert (result.outcome, result.best.entry_id if result.best else None) == (ANSWERED, entry_id)
+    assert result.answered
+    assert result.best.score >= shipped_matcher.settings.answer_threshold
+
+
+def test_clear_questions_are_not_copies_of_phrasings(shipped_kb):
+    """The table tests generalisation, so none of its questions may be in the base."""
+    known = {phrasing_key(q) for e in shipped_kb.entries for q in e.questions}
+    copies = [q for q, _ in CLEAR_QUESTIONS if phrasing_key(q) in known]
+    assert copies == []
+
+
+UNANSWERABLE = [
+    "hva blir været i morgen",
+    "What's the weather like in Lillestrøm tomorrow?",
+    "når går bussen til Oslo",
+    "Når går neste buss fra Lillestrøm stasjon?",
+    "hvem er ordfører nå",
+    "hvordan fornyer jeg passet mitt",
+    "Hvor kan jeg levere søppel?",
+    "Når er det henting av papiravfall?",
+    "Hvordan søker jeg byggetillatelse?",
+    "Kan du anbefale en god restaurant?",
+    "Hvem vant fotballkampen i går?",
+]
+
+
+@pytest.mark.parametrize("question", UNANSWERABLE)
+def test_question_the_documents_cannot_answer_is_not_answered(shipped_matcher, question: str):
+    result = shipped_matcher.match(question)
+    assert result.outcome != ANSWERED, result.best
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [("hei", "greeting"), ("takk!", "thanks"), ("hva kan du?", "help"), ("ha det", "bye")],
+)
+def test_small_talk_is_recognised(shipped_matcher, message: str, kind: str):
+    result = shipped_matcher.match(message)
+    assert result.outcome == SMALLTALK
+    assert result.smalltalk == kind
+    assert result.best is None
+
+
+def test_greeting_with_a_question_is_a_question(shipped_matcher):
+    result = shipped_matcher.match("hei, blir legevakten på Sørumsand beholdt?")
+    assert result.outcome == ANSWERED
+    assert result.best.entry_id == "legevakt-sorumsand"
+
+
+BAD_INPUT = [
+    pytest.param("", id="empty"),
+    pytest.param("   \t\n ", id="blank"),
+    pytest.param("legevakt " * 12_500, id="100k-words"),
+    pytest.param("a" * 100_000, id="100k-one-word"),
+    pytest.param("😀🎉👍🏽", id="emoji-only"),
+    pytest.param("\x00\x01\x1b[31m\u200b\u200d\ufeff\u2066", id="control-and-zero-width"),
+    pytest.param("هل سيتم الإبقاء على الطوارئ في سورومساند؟", id="arabic"),
+    pytest.param("האם המיון בסורומסנד יישאר?", id="hebrew"),
+    pytest.param("\u202eblir legevakten beholdt\u202c", id="rtl-override"),
+    pytest.param("<script>alert(1)</script>", id="html"),
+    pytest.param("**bold** _x_ `code` [lenke](http://x)", id="markdown"),
+    pytest.param("'; DROP TABLE questions; --", id="sql"),
+    pytest.param("legevakt\x00sørumsand\x00", id="nul-bytes"),
+    pytest.param("\ud800 lone surrogate", id="lone-surrogate"),
+    pytest.param("?!?!?!...,,,", id="punctuation"),
+    pytest.param("1234567890", id="digits"),
+]
+
+
+@pytest.mark.parametrize("question", BAD_INPUT)
+def test_bad_input_never_breaks_the_matcher(shipped_matcher, shipped_kb, question: str):
+    result = shipped_matcher.match(question)
+    assert result.outcome in OUTCOMES
+    assert len(result.question) <= text.MAX_QUESTION_CHARS
+    for candidate in result.ranked:
+        assert 0.0 <= candidate.score <= 100.0
+    reply = compose(shipped_kb, result)
+    assert reply.as_text()
+    assert reply.as_html()
+    assert "<script>" not in reply.as_html()
+
+
+def test_a_100k_character_question_is_cut(shipped_matcher):
+    result = shipped_matcher.match("Blir legevakten på Sørumsand beholdt? " * 3_000)
+    assert len(result.question) <= text.MAX_QUESTION_CHARS
+    assert result.question.startswith("Blir legevakten på Sørumsand beholdt?")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [q for q, _ in CLEAR_QUESTIONS[:8]] + UNANSWERABLE[:4] + ["eiendomsskatt", "skole", "x"],
+)
+def test_scores_are_within_0_and_100_and_sorted(shipped_matcher, question: str):
+    ranked = shipped_matcher.rank(question)
+    scores = [c.score for c in ranked]
+    assert all(0.0 <= s <= 100.0 for s in scores)
+    assert scores == sorted(scores, reverse=True)
+    assert len({c.entry_id for c in ranked}) == len(ranked)
+
+
+def test_match_is_deterministic(shipped_matcher):
+    first = shipped_matcher.match("hva skjer med skolene i Fet")
+    again = shipped_matcher.match("hva skjer med skolene i Fet")
+    assert first == again
+
+
+# --- "mente du": ambiguity --------------------------------------------------------------
+
+TWIN_SOURCE = """\
+---
+id: twin
+title: To legevakter
+description: To nesten like avsnitt
+date: '2020'
+---
+
+# Helse
+
+Legevakten på Nordby skal beholdes.
+
+Legevakten på Sørby skal beholdes.
+
+Biblioteket i sentrum skal utvides.
+"""
+
+TWIN_ENTRIES = """\
+source: twin
+section: Helse
+entries:
+  - id: legevakt-nordby
+    answer: Legevakten på Nordby skal beholdes.
+    questions: [Blir legevakten på Nordby beholdt?, Skal Nordby ha legevakt?]
+  - id: legevakt-sorby
+    answer: Legevakten på Sørby skal beholdes.
+    questions: [Blir legevakten på Sørby beholdt?, Skal Sørby ha legevakt?]
+  - id: bibliotek
+    answer: Biblioteket i sentrum skal utvides.
+    questions: [Blir biblioteket større?]
+"""
+
+
+@pytest.fixture
+def twin_matcher(tmp_path: Path) -> Matcher:
+    (tmp_path / "sources").mkdir()
+    (tmp_path / "sources" / "twin.md").write_text(TWIN_SOURCE, encoding="utf-8")
+    (tmp_path / "twin.yaml").write_text(TWIN_ENTRIES, encoding="utf-8")
+    return Matcher(load_knowledge(tmp_path))
+
+
+def test_question_fitting_two_entries_equally_asks_mente_du(twin_matcher: Matcher):
+    result = twin_matcher.match("Blir legevakten beholdt?")
+    assert result.outcome == AMBIGUOUS
+    ids = [c.entry_id for c in result.alternatives]
+    assert sorted(ids) == ["legevakt-nordby", "legevakt-sorby"]
+    assert result.best == result.alternatives[0]
+    reply = compose(twin_matcher.kb, result)
+    text_reply = reply.as_text()
+    assert "Mente du" in text_reply
+    assert "1. " in text_reply
+    assert "2. " in text_reply
+
+
+@pytest.mark.parametrize(
+    ("question", "entry_id"),
+    [
+        ("Blir legevakten på Nordby beholdt?", "legevakt-nordby"),
+        ("legevakta i sørby", "legevakt-sorby"),
+        ("biblioteket", "bibliotek"),
+    ],
+)
+def test_twin_base_answers_when_the_place_is_named(
+    twin_matcher: Matcher, question: str, entry_id: str
+):
+    result = twin_matcher.match(question)
+    assert result.outcome == ANSWERED
+    assert result.best.entry_id == entry_id
+
+
+@pytest.mark.parametrize("question", ["eiendomsskatt", "kjeller flyplass", "skole", "legevakt"])
+def test_ambiguous_results_carry_distinct_alternatives(shipped_matcher, question: str):
+    result = shipped_matcher.match(question)
+    assert result.outcome in (ANSWERED, AMBIGUOUS)
+    if result.outcome == AMBIGUOUS:
+        ids = [c.entry_id for c in result.alternatives]
+        assert len(ids) >= 2
+        assert len(set(ids)) == len(ids)
+        assert ids[0] == result.best.entry_id
+    else:
+        assert result.alternatives == ()
+
+
+def test_some_single_word_is_ambiguous_in_the_shipped_base(shipped_matcher):
+    words_ = ["eiendomsskatt", "kjeller", "klima", "skole", "barnehage", "sammenslåing", "kultur"]
+    ambiguous = [w for w in words_ if shipped_matcher.match(w).outcome == AMBIGUOUS]
+    assert ambiguous, "a broad one-word topic should offer 'mente du' alternatives"
+
+
+def test_declined_result_has_no_best_and_points_to_the_municipality(tiny_knowledge: Path):
+    matcher = Matcher(load_knowledge(tiny_knowledge))
+    result = matcher.match("Hvordan blir været i morgen?")
+    assert result.outcome == DECLINED
+    assert result.best is None
+    assert result.alternatives == ()
+    reply = compose(matcher.kb, result)
+    assert reply.entry is None
+    assert "https://www.lillestrom.kommune.no" in reply.as_text()
+    english = compose(matcher.kb, matcher.match("What is the weather like tomorrow?"))
+    assert english.as_text().startswith("Sorry")
+
+
+# --- evaluation ---------------------------------------------------------------------------
+
+DEV_SET = Path(__file__).resolve().parent / "data" / "dev_questions.yaml"
+
+
+@pytest.fixture
+def tiny_matcher(tiny_knowledge: Path) -> Matcher:
+    return Matcher(load_knowledge(tiny_knowledge))
+
+
+def test_evaluate_arithmetic_on_known_outcomes(tiny_matcher: Matcher):
+    items = [
+        # right: answered with the entry whose passage holds the fragment
+        EvalItem(q="Blir legevakten på Nordby beholdt?", expect="Legevakten på Nordby"),
+        # wrong: answered, but with another entry
+        EvalItem(q="Blir det gratis skolemat?", expect="nytt helsehus", kind="english"),
+        # declined although answerable
+        EvalItem(q="Når går bussen?", expect="barnehageplass nær hjemmet"),
+        # unanswerable and declined
+        EvalItem(q="Hvordan blir været i morgen?", expect=None, kind="unanswerable"),
+        # unanswerable but answered
+        EvalItem(q="Kommer det et nytt helsehus i sentrum?", expect=None, kind="unanswerable"),
+    ]
+    report = evaluate(tiny_matcher, items)
+    assert [r.verdict for r in report.results] == [
+        "right",
+        "wrong",
+        "declined",
+        "declined-ok",
+        "answered-unanswerable",
+    ]
+    assert [r.reciprocal_rank for r in report.results[:3]] == [1.0, 0.0, 0.0]
+    summary = report.summary()
+    assert summary["questions"] == 5
+    assert (summary["answerable"], summary["unanswerable"]) == (3, 2)
+    assert summary["answered_right"] == 33.3
+    assert summary["answered_wrong"] == 33.3
+    assert summary["declined"] == 33.3
+    assert summary["clarified"] == 0.0
+    assert summary["unanswerable_declined"] == 50.0
+    assert summary["unanswerable_answered"] == 50.0
+    assert summary["mrr"] == round(1 / 3, 3)
+    assert summary["by_kind"]["english"] == {
+        "questions": 1,
+        "right": 0.0,
+        "wrong": 100.0,
+        "declined": 0.0,
+        "clarified": 0.0,
+    }
+    assert summary["by_kind"]["unanswerable"]["declined"] == 50.0
+    assert summary["unmapped"] == []
+    assert not report.meets_target()
+    assert [r.verdict for r in report.failures()] == [
+        "wrong",
+        "answered-unanswerable",
+        "declined",
+    ]
+    rendered = format_report(report)
+    assert "MRR: 0.333" in rendered
+    assert "MISSES" in rendered
+    assert "[wrong] 'Blir det gratis skolemat?' → skolemat (expected helsehus)" in rendered
+
+
+def test_evaluate_perfect_set_meets_the_target(tiny_matcher: Matcher):
+    items = [
+        EvalItem(q="legevakta i nordby", expect="Legevakten på Nordby skal beholdes."),
+        EvalItem(q="gratis skolemat?", expect="gratis skolemat"),
+        EvalItem(q="Hvordan blir været i morgen?", expect=None),
+    ]
+    report = evaluate(tiny_matcher, items)
+    summary = report.summary()
+    assert (summary["answered_right"], summary["unanswerable_declined"]) == (100.0, 100.0)
+    assert summary["mrr"] == 1.0
+    assert report.meets_target()
+    assert "meets" in format_report(report)
+
+
+def test_evaluate_flags_fragments_no_entry_quotes(tiny_matcher: Matcher):
+    items = [EvalItem(q="legevakta i nordby", expect="Dette står ingen steder.")]
+    report = evaluate(tiny_matcher, items)
+    assert report.summary()["unmapped"] == ["legevakta i nordby"]
+    assert report.results[0].verdict == "wrong"
+    assert not report.meets_target()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("q: not a list\n", "expected a list"),
+        ("- q: hei\n  expect: x\n  extra: 1\n", "Extra inputs"),
+        ("- q: hei\n", "Field required"),
+        ("- q: 'open\n", "invalid YAML"),
+    ],
+)
+def test_broken_eval_set_is_reported(tmp_path: Path, content: str, message: str):
+    path = tmp_path / "set.yaml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(KnowledgeError, match=message) as caught:
+        load_eval_set(path)
+    assert Path(caught.value.problems[0].file) == path
+
+
+@pytest.fixture(scope="module")
+def dev_items() -> list[EvalItem]:
+    return load_eval_set(DEV_SET)
+
+
+def test_dev_set_is_well_formed(dev_items: list[EvalItem], shipped_kb):
+    assert len(dev_items) >= 150
+    assert sum(item.expect is None for item in dev_items) >= 20
+    texts = [s.text for doc in shipped_kb.sources.values() for s in doc.sections.values()]
+    not_verbatim = [
+        item.q
+        for item in dev_items
+        if item.expect and not any(squash(item.expect) in t for t in texts)
+    ]
+    assert not_verbatim == []
+    assert {"bokmål", "nynorsk", "english", "unanswerable"} <= {item.kind for item in dev_items}
+
+
+def test_dev_questions_are_not_phrasings_of_the_knowledge_base(dev_items, shipped_kb):
+    """Keeps the evaluation honest: a dev question copied into the base measures nothing."""
+    phrasings = {phrasing_key(q): e.id for e in shipped_kb.entries for q in e.questions}
+    leaked = {
+        item.q: phrasings[phrasing_key(item.q)]
+        for item in dev_items
+        if phrasing_key(item.q) in phrasings
+    }
+    assert leaked == {}
+
+
+# The floor the matcher reaches today on the development set: a regression guard that
+# fails as soon as a change makes answers worse. Raise it as the matcher improves.
+FLOOR_RIGHT, FLOOR_WRONG, FLOOR_DECLINED, FLOOR_MRR = 78.0, 3.0, 78.0, 0.93
+
+
+def test_dev_set_holds_the_floor(dev_items, shipped_matcher):
+    summary = evaluate(shipped_matcher, dev_items).summary()
+    assert summary["unmapped"] == []
+    assert summary["answered_right"] >= FLOOR_RIGHT, summary
+    assert summary["answered_wrong"] <= FLOOR_WRONG, summary
+    assert summary["unanswerable_declined"] >= FLOOR_DECLINED, summary
+    assert summary["mrr"] >= FLOOR_MRR, summary
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the target (right ≥ 90%, unanswerable declined ≥ 90%) is not met yet: "
+    "about 80% right and 81% declined; strict, so meeting it turns this red as a reminder "
+    "to drop the mark",
+)
+def test_dev_set_meets_target(dev_items, shipped_matcher):
+    report = evaluate(shipped_matcher, dev_items)
+    summary = report.summary()
+    assert summary["unmapped"] == []
+    assert report.meets_target(), (
+        f"right {summary['answered_right']}% (≥ {TARGET_RIGHT}), "
+        f"wrong {summary['answered_wrong']}% (≤ {TARGET_WRONG}), "
+        f"unanswerable declined {summary['unanswerable_declined']}% (≥ {TARGET_DECLINED}), "
+        f"MRR {summary['mrr']}"
+    )
