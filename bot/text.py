@@ -206,7 +206,8 @@ _OUT_OF_SCOPE = {
     mail phone address åpningstid åpningstider åpningstidene opningstid åpent åpen åpner
     stenger opening hours open closes kroner kr nok koster kostar cost costs price
     søknadsfrist fristen deadline skjema form timetable rutetid rutetider avgang avganger
-    departure departures neste next today tomorrow tonight idag imorgen pass passet passport""".split()
+    departure departures neste next today tomorrow tonight idag imorgen
+    pass passet passport""".split()
 }
 _OFFICES = frozenset(
     fold(w)
