@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.errors import Problem
@@ -22,10 +23,15 @@ class Gap:
     text: str
 
 
-def phrasing_problems(kb: KnowledgeBase, matcher: Matcher) -> list[Problem]:
-    """Reports phrasings that match another entry better than their own, or nothing."""
+def phrasing_problems(
+    kb: KnowledgeBase, matcher: Matcher, *, only: Iterable[str] | None = None
+) -> list[Problem]:
+    """Reports phrasings that match another entry better than their own (of ``only`` ids)."""
     problems = []
+    wanted = set(only) if only is not None else None
     for entry in kb.entries:
+        if wanted is not None and entry.id not in wanted:
+            continue
         for question in entry.questions:
             ranked = matcher.rank(question, limit=2)
             if not ranked:

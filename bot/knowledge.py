@@ -26,7 +26,7 @@ from bot.text import words
 from bot.yamlio import YamlError, line_of, load_yaml_text, to_plain
 
 DEFAULT_KNOWLEDGE_DIR = Path(__file__).resolve().parent.parent / "knowledge"
-ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,59}$"  # ≤ 60 chars: "a:<id>" fits Telegram's 64 bytes
 
 _FIXES = {
     "missing": "add the field",

@@ -33,14 +33,25 @@ class Answerer:
     def __init__(self, knowledge_dir: Path | None = None) -> None:
         self.directory = Path(knowledge_dir or DEFAULT_KNOWLEDGE_DIR)
         self._fingerprint = fingerprint(self.directory)
-        self.kb: KnowledgeBase = load_knowledge(self.directory)
-        self.matcher = Matcher(self.kb)
+        kb = load_knowledge(self.directory)
+        # Knowledge and matcher are swapped together, as one reference, so a reload in
+        # another thread never pairs a new base with an old index.
+        self._current: tuple[KnowledgeBase, Matcher] = (kb, Matcher(kb))
         self.last_problems: list[Problem] = []
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        return self._current[0]
+
+    @property
+    def matcher(self) -> Matcher:
+        return self._current[1]
 
     def answer(self, question: str) -> Answered:
         """Matches a question and composes the reply."""
         started = time.perf_counter()
-        reply = compose(self.kb, self.matcher.match(question))
+        kb, matcher = self._current
+        reply = compose(kb, matcher.match(question))
         return Answered(reply, (time.perf_counter() - started) * 1000.0)
 
     def answer_entry(self, entry_id: str, *, language: str = "nb") -> Reply | None:
@@ -64,6 +75,6 @@ class Answerer:
                 exc,
             )
             return exc.problems
-        self.kb, self.matcher, self.last_problems = kb, matcher, []
+        self._current, self.last_problems = (kb, matcher), []
         logger.info("knowledge reloaded: %d entries", len(kb.entries))
         return []

@@ -62,8 +62,8 @@ def add_phrasing(directory: Path, entry_id: str, phrasing: str) -> Path:
             raise TeachError(f"the change would break the knowledge base: {exc}") from exc
         problems = [
             p
-            for p in phrasing_problems(trial, Matcher(trial))
-            if p.entry == entry_id and phrasing in p.message
+            for p in phrasing_problems(trial, Matcher(trial), only=[entry_id])
+            if phrasing in p.message
         ]
         if problems:
             raise TeachError(

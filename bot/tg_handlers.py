@@ -291,11 +291,14 @@ class BotState:
         reply: Reply,
         latency_ms: float,
         user: User | None,
+        *,
+        chosen: bool = False,
     ) -> QuestionEvent | None:
         """Builds the log event for a reply, or None when there is no log."""
         if self.log is None:
             return None
-        best = reply.result.best
+        # An entry the resident picked from "Mente du …?" has no match score of its own.
+        best = None if chosen else reply.result.best
         try:
             return QuestionEvent(
                 question=question,
@@ -318,9 +321,11 @@ class BotState:
         reply: Reply,
         latency_ms: float,
         user: User | None,
+        *,
+        chosen: bool = False,
     ) -> str | None:
         """Queues a question for the log and returns its ref (None without a log)."""
-        event = self.event(question, channel, reply, latency_ms, user)
+        event = self.event(question, channel, reply, latency_ms, user, chosen=chosen)
         return None if event is None else self._store(event)
 
     def _store(self, event: QuestionEvent) -> str | None:
@@ -640,7 +645,7 @@ async def on_alternative_button(
         reply.result.question
     )
     latency = (time.perf_counter() - started) * 1000.0
-    ref = state.record(question, channel_of(message), reply, latency, query.from_user)
+    ref = state.record(question, channel_of(message), reply, latency, query.from_user, chosen=True)
     await edit_or_send(message, **render(reply, ref, state.keys))
     return None
 
