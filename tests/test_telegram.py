@@ -555,7 +555,7 @@ async def test_admin_sees_unanswered_questions_and_stats(bot: Harness) -> None:
     assert (await bot.command(ADMIN, "unanswered", "abc")).text.startswith("Usage")
 
 
-# A 63-character id, the longest the knowledge format allows: "te:REF:ID" exceeds 64 bytes.
+# A long id (the format allows up to 60 characters): "te:REF:ID" would exceed 64 bytes.
 LONG_ID = "skolebiblioteket-skal-styrkes-ved-alle-skolene-i-nordby"  # too long for te:REF:ID
 
 
