@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from bot.matcher import AMBIGUOUS
-from bot.service import Answerer
+from bot.service import Answerer, log_event
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ async def _open_log():
 
 
 async def _chat(answerer: Answerer) -> int:
-    from bot.store import Channel, Outcome, QuestionEvent
+    from bot.store import Channel
 
     log = await _open_log()
     interactive = sys.stdin.isatty()
@@ -89,17 +89,13 @@ async def _chat(answerer: Answerer) -> int:
             )
             print(reply.as_text() + "\n", flush=True)
             if log is not None:
-                result = reply.result
                 log.record(
-                    QuestionEvent(
+                    log_event(
+                        reply,
                         question=question,
                         channel=Channel.CONSOLE,
-                        outcome=Outcome(result.outcome),
-                        user_key=None,
-                        entry_id=result.best.entry_id if result.best else None,
-                        score=result.best.score if result.best else None,
-                        alternatives=tuple(c.entry_id for c in result.alternatives),
                         latency_ms=answered.latency_ms,
+                        user_key=None,
                     )
                 )
     finally:

@@ -15,6 +15,7 @@ from bot.errors import KnowledgeError, Problem
 from bot.knowledge import DEFAULT_KNOWLEDGE_DIR, KnowledgeBase, fingerprint, load_knowledge
 from bot.matcher import Matcher
 from bot.replies import Reply, answer_entry, compose
+from bot.store import Channel, Outcome, QuestionEvent
 
 logger = logging.getLogger(__name__)
 
@@ -78,3 +79,27 @@ class Answerer:
         self._current, self.last_problems = (kb, matcher), []
         logger.info("knowledge reloaded: %d entries", len(kb.entries))
         return []
+
+
+def log_event(
+    reply: Reply,
+    *,
+    question: str,
+    channel: Channel,
+    latency_ms: float,
+    user_key: str | None,
+    chosen: bool = False,
+) -> QuestionEvent:
+    """Builds the question-log event for a reply, the same for every channel."""
+    # An entry the resident picked from "Mente du …?" has no match score of its own.
+    best = None if chosen else reply.result.best
+    return QuestionEvent(
+        question=question,
+        channel=channel,
+        outcome=Outcome(reply.outcome),
+        latency_ms=latency_ms,
+        user_key=user_key,
+        entry_id=reply.entry.id if reply.entry else None,
+        score=best.score if best else None,
+        alternatives=tuple(cand.entry_id for cand, _ in reply.alternatives),
+    )

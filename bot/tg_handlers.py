@@ -44,8 +44,8 @@ from bot.replies import (
     phrase,
     smalltalk_text,
 )
-from bot.service import Answerer
-from bot.store import Channel, Outcome, QuestionEvent, QuestionLog, StoredQuestion, StoreError
+from bot.service import Answerer, log_event
+from bot.store import Channel, QuestionEvent, QuestionLog, StoredQuestion, StoreError
 from bot.teach import TeachError, add_phrasing
 
 logger = logging.getLogger(__name__)
@@ -297,18 +297,14 @@ class BotState:
         """Builds the log event for a reply, or None when there is no log."""
         if self.log is None:
             return None
-        # An entry the resident picked from "Mente du …?" has no match score of its own.
-        best = None if chosen else reply.result.best
         try:
-            return QuestionEvent(
+            return log_event(
+                reply,
                 question=question,
                 channel=channel,
-                outcome=Outcome(reply.outcome),
                 latency_ms=latency_ms,
                 user_key=self.log.user_key_for(user.id if user else None),
-                entry_id=reply.entry.id if reply.entry else None,
-                score=best.score if best else None,
-                alternatives=tuple(cand.entry_id for cand, _ in reply.alternatives),
+                chosen=chosen,
             )
         except Exception:  # recording must never cost the resident the answer
             logger.exception("could not build a question-log event")
