@@ -74,6 +74,8 @@ class Candidate:
     entry_id: str
     score: float
     question: str
+    coverage: float = 0.0  # share of the question's information the entry covers (0–1)
+    fit: float = 0.0  # IDF-weighted F1 of the closest phrasing (0–1)
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class Matcher:
         self.kb = kb
         self.settings = settings or Settings()
         self._index = self._build(kb.entries, kb.synonyms)
+        self._position = {entry.id: i for i, entry in enumerate(self._index.entries)}
         self._split_cache: dict[str, tuple[str, ...]] = {}
         self._expand_cache: dict[str, tuple[tuple[str, float], ...]] = {}
 
@@ -205,7 +208,8 @@ class Matcher:
         ix, s = self._index, self.settings
         out: dict[str, float] = {}
         if token.startswith("!"):
-            return ()
+            # A cue stands only for itself: never corrected, split or completed.
+            return ((token, 1.0),) if token in ix.postings else ()
         if token in ix.postings:
             out[token] = 1.0
         for target in ix.synonyms.get(token, ()):
@@ -228,7 +232,9 @@ class Matcher:
                 out[word] = score / 100.0
             for target in list(out):
                 for syn in ix.synonyms.get(target, ()):
-                    out.setdefault(syn, out[target])
+                    # A synonym group may name words no entry uses (yet).
+                    if syn in ix.postings:
+                        out.setdefault(syn, out[target])
         if not out and len(token) >= s.typo_min_length:
             start = bisect.bisect_left(ix.vocab, token)
             for word in ix.vocab[start : start + 3]:
@@ -263,7 +269,10 @@ class Matcher:
         if not tokens or not ix.entries:
             return []
         expansions = [self._expand(t) for t in tokens]
-        token_idf = [max((ix.idf[w] for w, _ in exp), default=ix.unknown_idf) for exp in expansions]
+        token_idf = [
+            max((ix.idf[w] for w, _ in exp), default=self._unknown_weight(t))
+            for t, exp in zip(tokens, expansions, strict=True)
+        ]
         total = sum(token_idf)
         coverage: dict[int, float] = defaultdict(float)
         for exp, weight in zip(expansions, token_idf, strict=True):
@@ -304,7 +313,15 @@ class Matcher:
                 100.0 * (s.coverage_weight * recall + s.fit_weight * best_f)
                 + (1 - s.coverage_weight - s.fit_weight) * sim
             )
-            out.append(Candidate(ix.entries[entry_index].id, round(score, 1), phrasing))
+            out.append(
+                Candidate(
+                    ix.entries[entry_index].id,
+                    round(score, 1),
+                    phrasing,
+                    coverage=round(recall, 3),
+                    fit=round(best_f, 3),
+                )
+            )
         out.sort(key=lambda c: c.score, reverse=True)
         return out[:limit] if limit else out
 
@@ -320,6 +337,8 @@ class Matcher:
         if not ranked or ranked[0].score < s.alternative_threshold:
             return MatchResult(question, DECLINED, ranked=ranked, language=language)
         best = ranked[0]
+        if self._asks_beyond(question, best.entry_id):
+            return MatchResult(question, DECLINED, ranked=ranked, language=language)
         gap = best.score - (ranked[1].score if len(ranked) > 1 else 0.0)
         # A clear lead over the runner-up is as telling as a high score: both go
         # into the confidence, and a near-tie is never answered outright.
@@ -342,6 +361,15 @@ class Matcher:
             ranked=ranked,
             language=language,
         )
+
+    def _asks_beyond(self, question: str, entry_id: str) -> bool:
+        """Tells whether a question asks for something (a phone number, a price, a
+        timetable) that the entry's own words do not mention."""
+        cues = [t for t in content_stems(question) if t.startswith("!")]
+        if not cues:
+            return False
+        weights = self._index.weights[self._position[entry_id]]
+        return any(cue not in weights for cue in cues)
 
     @property
     def vocabulary_size(self) -> int:

@@ -421,6 +421,95 @@ def test_some_single_word_is_ambiguous_in_the_shipped_base(shipped_matcher):
     assert ambiguous, "a broad one-word topic should offer 'mente du' alternatives"
 
 
+# --- questions after what no passage holds ------------------------------------------------
+
+CUE_SOURCE = """\
+---
+id: cue
+title: Plan med åpningstider
+description: Et avsnitt som nevner åpningstider, et som ikke gjør det
+date: '2020'
+---
+
+# Helse
+
+Helsestasjonen for ungdom skal få lengre åpningstid på kveldene.
+
+Legevakten på Nordby skal beholdes.
+"""
+
+CUE_ENTRIES = """\
+source: cue
+section: Helse
+entries:
+  - id: helsestasjon-kveld
+    answer: Helsestasjonen for ungdom skal få lengre åpningstid på kveldene.
+    questions: [Får helsestasjonen for ungdom lengre åpningstid?]
+  - id: legevakt-nordby
+    answer: Legevakten på Nordby skal beholdes.
+    questions: [Blir legevakten på Nordby beholdt?]
+"""
+
+
+@pytest.fixture
+def cue_matcher(tmp_path: Path) -> Matcher:
+    (tmp_path / "sources").mkdir()
+    (tmp_path / "sources" / "cue.md").write_text(CUE_SOURCE, encoding="utf-8")
+    (tmp_path / "cue.yaml").write_text(CUE_ENTRIES, encoding="utf-8")
+    return Matcher(load_knowledge(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("question", "outcome", "entry_id"),
+    [
+        # The entry itself speaks of opening hours, in another inflection.
+        ("åpningstidene på helsestasjonen for ungdom", ANSWERED, "helsestasjon-kveld"),
+        ("Blir legevakta på Nordby beholdt?", ANSWERED, "legevakt-nordby"),
+        # Same topic, but the passage holds no phone number, price or opening hours.
+        ("telefonnummer til legevakten på Nordby", DECLINED, None),
+        ("hva koster legevakten på Nordby", DECLINED, None),
+        ("åpningstider for legevakten på Nordby", DECLINED, None),
+        ("legevakten på Nordby i 2031", DECLINED, None),
+    ],
+)
+def test_question_after_what_the_passage_lacks_is_declined(
+    cue_matcher: Matcher, question: str, outcome: str, entry_id: str | None
+):
+    result = cue_matcher.match(question)
+    assert result.outcome == outcome, result.ranked[:2]
+    assert (result.best.entry_id if result.best else None) == entry_id
+
+
+@pytest.mark.parametrize(
+    ("question", "cue"),
+    [
+        ("åpen barnehage", None),  # "open" in the everyday sense is a topic, not a cue
+        ("blir det nok skoler", None),
+        ("what are the opening hours", "!opening"),
+        ("åpningstider", "!apningstid"),
+        ("åpningstidene", "!apningstid"),
+    ],
+)
+def test_out_of_scope_cues(question: str, cue: str | None):
+    cues = [t for t in content_stems(question) if t.startswith("!")]
+    assert cues == ([cue] if cue else [])
+
+
+def test_synonym_for_a_word_no_entry_uses_does_not_break_typo_correction(tmp_path: Path):
+    """A staff synonym group may name words the entries do not use (yet)."""
+    (tmp_path / "sources").mkdir()
+    (tmp_path / "sources" / "twin.md").write_text(TWIN_SOURCE, encoding="utf-8")
+    (tmp_path / "twin.yaml").write_text(TWIN_ENTRIES, encoding="utf-8")
+    (tmp_path / "synonyms.yaml").write_text(
+        "synonyms:\n  funksjonsevne: [biblioteket, handikap]\n", encoding="utf-8"
+    )
+    matcher = Matcher(load_knowledge(tmp_path))
+    # "bibloteket" is corrected to "biblioteket", whose synonym no entry uses.
+    result = matcher.match("bibloteket større")
+    assert result.best is not None
+    assert result.best.entry_id == "bibliotek"
+
+
 def test_declined_result_has_no_best_and_points_to_the_municipality(tiny_knowledge: Path):
     matcher = Matcher(load_knowledge(tiny_knowledge))
     result = matcher.match("Hvordan blir været i morgen?")
@@ -567,7 +656,7 @@ def test_dev_questions_are_not_phrasings_of_the_knowledge_base(dev_items, shippe
 
 # The floor the matcher reaches today on the development set: a regression guard that
 # fails as soon as a change makes answers worse. Raise it as the matcher improves.
-FLOOR_RIGHT, FLOOR_WRONG, FLOOR_DECLINED, FLOOR_MRR = 78.0, 3.0, 78.0, 0.93
+FLOOR_RIGHT, FLOOR_WRONG, FLOOR_DECLINED, FLOOR_MRR = 80.0, 3.0, 86.0, 0.93
 
 
 def test_dev_set_holds_the_floor(dev_items, shipped_matcher):
@@ -582,7 +671,7 @@ def test_dev_set_holds_the_floor(dev_items, shipped_matcher):
 @pytest.mark.xfail(
     strict=True,
     reason="the target (right ≥ 90%, unanswerable declined ≥ 90%) is not met yet: "
-    "about 80% right and 81% declined; strict, so meeting it turns this red as a reminder "
+    "about 82% right and 89% declined; strict, so meeting it turns this red as a reminder "
     "to drop the mark",
 )
 def test_dev_set_meets_target(dev_items, shipped_matcher):
