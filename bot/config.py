@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     bot_log_secret: SecretStr | None = None
     bot_retention_days: int = Field(default=180, ge=1)
     bot_rate_limit: int = Field(default=20, ge=1, description="questions per user per minute")
+    bot_flood_limit: float = Field(
+        default=30.0,
+        ge=0,
+        description="messages per second across all chats (Telegram's limit; 0: no overall limit)",
+    )
     bot_log_dir: Path | None = None
     bot_log_retention_days: int = Field(default=30, ge=1)
     bot_log_level: str = "INFO"

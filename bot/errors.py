@@ -56,3 +56,5 @@ class KnowledgeError(BotError):
 
 class ConfigError(BotError):
     """Raised when the settings are missing or invalid."""
+
+    usage = True  # the command line exits 2, as for a missing TELEGRAM_BOT_TOKEN

@@ -171,7 +171,11 @@ def build_application(
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
-        .rate_limiter(RetryingRateLimiter(max_retries=RETRY_AFTER_RETRIES))
+        .rate_limiter(
+            RetryingRateLimiter(
+                max_retries=RETRY_AFTER_RETRIES, overall_max_rate=settings.bot_flood_limit
+            )
+        )
         .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)

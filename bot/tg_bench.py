@@ -30,7 +30,9 @@ QUESTIONS = (
 )
 
 
-async def telegram_burst(knowledge_dir: Path, *, questions: int, users: int) -> dict:
+async def telegram_burst(
+    knowledge_dir: Path, *, questions: int, users: int, flood_limit: float = 30.0
+) -> dict:
     """Pushes questions from many users at once and returns throughput and latency."""
     from telegram_standin import BotApiStandIn  # from tests/, put on sys.path by the caller
 
@@ -41,6 +43,7 @@ async def telegram_burst(knowledge_dir: Path, *, questions: int, users: int) -> 
                 telegram_base_url=standin.base_url,
                 bot_database=Path(tmp) / "bench.sqlite3",
                 bot_rate_limit=100_000,
+                bot_flood_limit=flood_limit,
             )
             log = QuestionLog(
                 settings.bot_database, pseudonymizer=Pseudonymizer.from_secret(b"b" * 32)
@@ -84,6 +87,7 @@ async def telegram_burst(knowledge_dir: Path, *, questions: int, users: int) -> 
     return {
         "questions": questions,
         "users": users,
+        "flood_limit": flood_limit,
         "answered": seen,
         "seconds": seconds,
         "per_second": seen / seconds if seconds else 0.0,

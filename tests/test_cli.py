@@ -266,6 +266,25 @@ def test_run_without_token_is_one_line_usage_error(run_cli, tmp_path: Path):
     assert proc.stdout == ""
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("BOT_FLOOD_LIMIT", "-1"),
+        ("BOT_FLOOD_LIMIT", "many"),
+        ("BOT_RATE_LIMIT", "0"),
+        ("BOT_ADMIN_IDS", "alice,bob"),
+        ("BOT_WEBHOOK_PORT", "70000"),
+    ],
+)
+def test_run_with_a_bad_setting_names_it(run_cli, tmp_path: Path, variable: str, value: str):
+    env = {"TELEGRAM_BOT_TOKEN": "123456:not-a-real-token", variable: value}
+    proc = run_cli("run", cwd=tmp_path, env=env)
+    assert proc.returncode == 2
+    line = _one_error_line(proc.stderr)
+    assert variable in line
+    assert "123456:not-a-real-token" not in proc.stderr
+
+
 # --- admin commands on a real question log ----------------------------------------------
 
 LOGGED = [
