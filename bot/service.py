@@ -7,6 +7,7 @@ as before and hands back the problems for the admins.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ class Answerer:
         # another thread never pairs a new base with an old index.
         self._current: tuple[KnowledgeBase, Matcher] = (kb, Matcher(kb))
         self.last_problems: list[Problem] = []
+        self._reloading = threading.Lock()
 
     @property
     def kb(self) -> KnowledgeBase:
@@ -64,19 +66,24 @@ class Answerer:
         return fingerprint(self.directory) != self._fingerprint
 
     def reload(self) -> list[Problem]:
-        """Reloads the knowledge; on failure keeps the last good one and returns the problems."""
-        self._fingerprint = fingerprint(self.directory)
-        try:
-            kb = load_knowledge(self.directory)
-            matcher = Matcher(kb)
-        except KnowledgeError as exc:
-            self.last_problems = exc.problems
-            logger.warning(
-                "knowledge reload failed, still answering from the last good version: %s",
-                exc,
-            )
-            return exc.problems
-        self._current, self.last_problems = (kb, matcher), []
+        """Reloads the knowledge; on failure keeps the last good one and returns the problems.
+
+        Safe to call from worker threads: reloads run one at a time, and answering goes
+        on from the current knowledge until the new one is swapped in whole.
+        """
+        with self._reloading:
+            self._fingerprint = fingerprint(self.directory)
+            try:
+                kb = load_knowledge(self.directory)
+                matcher = Matcher(kb)
+            except KnowledgeError as exc:
+                self.last_problems = exc.problems
+                logger.warning(
+                    "knowledge reload failed, still answering from the last good version: %s",
+                    exc,
+                )
+                return exc.problems
+            self._current, self.last_problems = (kb, matcher), []
         logger.info("knowledge reloaded: %d entries", len(kb.entries))
         return []
 

@@ -194,11 +194,12 @@ def build_application(
         ("spor", h.on_ask_command),
         ("unanswered", h.on_unanswered),
         ("stats", h.on_stats),
-        ("reload", h.on_reload),
     ):
         app.add_handler(CommandHandler(name, callback, filters=new))
-    # Teaching takes seconds (a trial load of the knowledge): it must not hold up residents.
+    # Teaching and reloading take a second or more (loading and indexing the knowledge):
+    # they must not hold up residents' questions, which are handled one at a time.
     app.add_handler(CommandHandler("teach", h.on_teach, filters=new, block=False))
+    app.add_handler(CommandHandler("reload", h.on_reload, filters=new, block=False))
     app.add_handler(MessageHandler(new & filters.COMMAND, h.on_unknown_command))
     text = filters.TEXT & ~filters.COMMAND & (new | filters.UpdateType.EDITED_MESSAGE)
     app.add_handler(MessageHandler(text, h.on_text))
@@ -254,7 +255,9 @@ async def _watch_knowledge(context: ContextTypes.DEFAULT_TYPE) -> None:
     state = h.state_of(context)
     if not state.answerer.changed_on_disk():
         return
-    problems = state.answerer.reload()
+    # Loading and indexing take most of a second: off the event loop, so residents
+    # keep getting answers from the current knowledge meanwhile.
+    problems = await asyncio.to_thread(state.answerer.reload)
     if not problems:
         return
     report = (

@@ -910,7 +910,7 @@ async def teach(state: BotState, ref: str, entry_id: str) -> str:
             )
         except TeachError as exc:
             return f"Not taught: {exc}"
-        problems = state.answerer.reload()
+        problems = await asyncio.to_thread(state.answerer.reload)
     if problems:
         return f"Taught to {entry_id} in {path.name}, but the reload failed:\n" + describe(
             state, problems
@@ -967,7 +967,7 @@ async def on_reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await admin_only(update, context):
         return
     state = state_of(context)
-    problems = state.answerer.reload()
+    problems = await asyncio.to_thread(state.answerer.reload)
     if problems:
         reply = "Reload failed; still answering from the last good knowledge:\n" + describe(
             state, problems

@@ -628,6 +628,25 @@ async def test_broken_knowledge_keeps_the_last_good_version_and_tells_admins(
     assert len([m for m in bot.standin.sent_messages if m.chat_id == ADMIN]) == 3
 
 
+async def test_residents_get_answers_while_the_knowledge_reloads(
+    make_bot: BotFactory, tiny_knowledge: Path
+) -> None:
+    answerer = Answerer(tiny_knowledge)
+    bot = await make_bot(answerer)
+    bot.standin.add_user(ADMIN)
+    # Hold the reload at its start, as a slow load of a large knowledge base would.
+    answerer._reloading.acquire()
+    try:
+        bot.standin.push_command(ADMIN, "reload")
+        legevakt = await bot.ask("Blir legevakten på Nordby beholdt?")
+        assert any("Legevakten på Nordby" in q for q in blockquotes(legevakt))
+        assert not [m for m in bot.standin.sent_messages if m.chat_id == ADMIN]
+    finally:
+        answerer._reloading.release()
+    [done] = await bot.standin.wait_for_messages(1, chat_id=ADMIN, timeout=10)
+    assert done.text == "Reloaded: 4 entries."
+
+
 # --------------------------------------------------------------------------- secrets and modes
 
 
