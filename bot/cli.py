@@ -172,15 +172,16 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from bot.evaluate import evaluate, format_report, load_eval_set
+    from bot.evaluate import BASELINE_CUTOFF, baseline, evaluate, format_report, load_eval_set
 
-    _, matcher = _load(args)
+    kb, matcher = _load(args)
     items = load_eval_set(Path(args.file))
     report = evaluate(matcher, items)
+    plain = baseline(kb, items, score_cutoff=BASELINE_CUTOFF)
     if args.json:
-        print(json.dumps(report.summary(), ensure_ascii=False, indent=2))
+        print(json.dumps({**report.summary(), "baseline": plain}, ensure_ascii=False, indent=2))
     else:
-        print(format_report(report, show_failures=not args.quiet))
+        print(format_report(report, show_failures=not args.quiet, plain=plain))
     return EXIT_OK
 
 

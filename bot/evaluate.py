@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from rapidfuzz import fuzz, process, utils
 
 from bot.errors import KnowledgeError, Problem
+from bot.knowledge import KnowledgeBase
 from bot.matcher import AMBIGUOUS, ANSWERED, DECLINED, SMALLTALK, Matcher
 from bot.sources import squash
 from bot.yamlio import YamlError, line_of, load_yaml_text, to_plain
@@ -22,6 +24,8 @@ from bot.yamlio import YamlError, line_of, load_yaml_text, to_plain
 TARGET_RIGHT = 90.0
 TARGET_WRONG = 3.0
 TARGET_DECLINED = 90.0
+# The plain baseline answers with the closest source paragraph at or above this score.
+BASELINE_CUTOFF = 50.0
 
 
 class EvalItem(BaseModel):
@@ -174,7 +178,46 @@ def evaluate(matcher: Matcher, items: list[EvalItem]) -> EvalReport:
     return report
 
 
-def format_report(report: EvalReport, *, show_failures: bool = True) -> str:
+def baseline(kb: KnowledgeBase, items: list[EvalItem], *, score_cutoff: float) -> dict:
+    """Scores plain fuzzy matching on the same items: the closest source paragraph by
+    ``token_set_ratio``, answered when at or above the cutoff, with no knowledge base."""
+    paragraphs = [
+        p.text
+        for doc in kb.sources.values()
+        for section in doc.sections.values()
+        for p in section.paragraphs
+    ]
+    right = wrong = declined_ok = answerable = 0
+    for item in items:
+        hit = process.extractOne(
+            item.q,
+            paragraphs,
+            scorer=fuzz.token_set_ratio,
+            processor=utils.default_process,  # case and punctuation, as a fair baseline
+            score_cutoff=score_cutoff,
+        )
+        if item.expect is None:
+            declined_ok += hit is None
+            continue
+        answerable += 1
+        if hit is not None:
+            if squash(item.expect) in squash(hit[0]):
+                right += 1
+            else:
+                wrong += 1
+    unanswerable = len(items) - answerable
+    pct = EvalReport._pct
+    return {
+        "score_cutoff": score_cutoff,
+        "answered_right": pct(right, answerable),
+        "answered_wrong": pct(wrong, answerable),
+        "unanswerable_declined": pct(declined_ok, unanswerable),
+    }
+
+
+def format_report(
+    report: EvalReport, *, show_failures: bool = True, plain: dict | None = None
+) -> str:
     """Renders a report as text for the terminal."""
     s = report.summary()
     lines = [
@@ -187,6 +230,15 @@ def format_report(report: EvalReport, *, show_failures: bool = True) -> str:
         f"answered {s['unanswerable_answered']:5.1f}%  "
         f"asked 'mente du' {s['unanswerable_clarified']:5.1f}%",
         f"MRR: {s['mrr']:.3f}",
+    ]
+    if plain is not None:
+        lines.append(
+            f"plain baseline (extractOne, token_set_ratio ≥ {plain['score_cutoff']:.0f}, over "
+            f"source paragraphs): right {plain['answered_right']:.1f}%  "
+            f"wrong {plain['answered_wrong']:.1f}%  "
+            f"unanswerable declined {plain['unanswerable_declined']:.1f}%"
+        )
+    lines += [
         "",
         f"{'kind':<14}{'n':>4}{'right':>8}{'wrong':>8}{'declined':>10}{'mente du':>10}",
     ]

@@ -167,7 +167,8 @@ def test_eval_prints_rates_and_mrr(run_cli):
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert out.startswith("questions: ")
-    for label in ("answered right", "answered wrong", "declined", "MRR: ", "target ("):
+    labels = ("answered right", "answered wrong", "declined", "MRR: ", "plain baseline", "target (")
+    for label in labels:
         assert label in out
     assert "not right:" not in out
 
@@ -183,6 +184,11 @@ def test_eval_json_figures_are_consistent(run_cli):
     assert abs(sum(summary[k] for k in parts) - 100) <= 0.5
     una = ("unanswerable_declined", "unanswerable_answered", "unanswerable_clarified")
     assert abs(sum(summary[k] for k in una) - 100) <= 0.5
+    plain = summary["baseline"]
+    assert plain["answered_right"] + plain["answered_wrong"] <= 100
+    # The point of the matcher: better than plain fuzzy matching on the same questions.
+    assert summary["answered_right"] > plain["answered_right"]
+    assert summary["answered_wrong"] < plain["answered_wrong"]
 
 
 def test_eval_missing_file_is_one_error_line(run_cli, tmp_path: Path):

@@ -14,6 +14,7 @@ from bot.evaluate import (
     TARGET_RIGHT,
     TARGET_WRONG,
     EvalItem,
+    baseline,
     evaluate,
     format_report,
     load_eval_set,
@@ -598,6 +599,25 @@ def test_evaluate_perfect_set_meets_the_target(tiny_matcher: Matcher):
     assert summary["mrr"] == 1.0
     assert report.meets_target()
     assert "meets" in format_report(report)
+
+
+def test_plain_baseline_matches_source_paragraphs(tiny_matcher: Matcher):
+    items = [
+        # Word for word a paragraph: the baseline gets this right.
+        EvalItem(q="Det skal bygges et nytt helsehus i sentrum", expect="nytt helsehus"),
+        # Closest to the helsehus paragraph, but the fragment is elsewhere: wrong.
+        EvalItem(q="helsehus i sentrum", expect="Alle barn skal få barnehageplass"),
+        # Nothing like any paragraph: declined.
+        EvalItem(q="zzz qqq", expect="gratis skolemat"),
+        EvalItem(q="xyzzy plugh", expect=None),
+    ]
+    plain = baseline(tiny_matcher.kb, items, score_cutoff=50)
+    assert plain == {
+        "score_cutoff": 50,
+        "answered_right": 33.3,
+        "answered_wrong": 33.3,
+        "unanswerable_declined": 100.0,
+    }
 
 
 def test_evaluate_flags_fragments_no_entry_quotes(tiny_matcher: Matcher):
