@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot.errors import BotError, KnowledgeError
+from bot.errors import BotError, KnowledgeError, UsageError
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -172,9 +172,26 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from bot.evaluate import BASELINE_CUTOFF, baseline, evaluate, format_report, load_eval_set
+    from bot.evaluate import (
+        BASELINE_CUTOFF,
+        baseline,
+        evaluate,
+        format_leave_out,
+        format_report,
+        leave_out,
+        load_eval_set,
+    )
 
+    if (args.file is None) == (not args.leave_out):
+        raise UsageError("give an evaluation FILE or --leave-out (not both)")
     kb, matcher = _load(args)
+    if args.leave_out:
+        held = leave_out(kb)
+        if args.json:
+            print(json.dumps(held.summary(), ensure_ascii=False, indent=2))
+        else:
+            print(format_leave_out(held))
+        return EXIT_OK
     items = load_eval_set(Path(args.file))
     report = evaluate(matcher, items)
     plain = baseline(kb, items, score_cutoff=BASELINE_CUTOFF)
@@ -261,7 +278,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite existing files")
 
     p = add("eval", cmd_eval, "measure answer quality on an evaluation set")
-    p.add_argument("file", help="YAML list of {q, expect, kind}")
+    p.add_argument("file", nargs="?", help="YAML list of {q, expect, kind}")
+    p.add_argument(
+        "--leave-out",
+        action="store_true",
+        help="instead, ask each phrasing with it hidden, and each entry's with the entry "
+        "hidden: how well the phrasings generalise, and which entries need more",
+    )
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--quiet", action="store_true", help="leave out the list of failures")
 

@@ -54,6 +54,12 @@ class KnowledgeError(BotError):
         return f"{len(self.problems)} problems in the knowledge base; first: {self.problems[0]}"
 
 
+class UsageError(BotError):
+    """Raised when a command is called with arguments that do not fit together."""
+
+    usage = True
+
+
 class ConfigError(BotError):
     """Raised when the settings are missing or invalid."""
 

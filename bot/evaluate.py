@@ -8,15 +8,16 @@ depend on entry ids and stays valid when staff split or merge entries.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from rapidfuzz import fuzz, process, utils
 
 from bot.errors import KnowledgeError, Problem
-from bot.knowledge import KnowledgeBase
+from bot.knowledge import Entry, KnowledgeBase
 from bot.matcher import AMBIGUOUS, ANSWERED, DECLINED, SMALLTALK, Matcher
 from bot.sources import squash
 from bot.yamlio import YamlError, line_of, load_yaml_text, to_plain
@@ -261,4 +262,103 @@ def format_report(
         for r in report.failures():
             exp = ",".join(r.expected) or "-"
             lines.append(f"  [{r.verdict}] {r.item.q!r} → {r.entry_id or '-'} (expected {exp})")
+    return "\n".join(lines)
+
+
+@dataclass
+class LeaveOutReport:
+    """How well the phrasings generalise, measured on the knowledge base alone."""
+
+    hidden: int = 0  # phrasings asked with themselves hidden from their entry
+    right: int = 0
+    wrong: int = 0
+    missing: int = 0  # phrasings asked with their whole entry hidden
+    missing_answered: int = 0
+    per_entry: dict[str, list[int]] = field(default_factory=dict)  # id: [found, asked]
+
+    def summary(self) -> dict:
+        """Returns the figures as a JSON-ready dict, weakest entries first."""
+        pct = EvalReport._pct
+        weakest = sorted(self.per_entry.items(), key=lambda kv: (kv[1][0] / kv[1][1], kv[0]))
+        return {
+            "hidden_phrasings": self.hidden,
+            "answered_right": pct(self.right, self.hidden),
+            "answered_wrong": pct(self.wrong, self.hidden),
+            "hidden_entries_questions": self.missing,
+            "hidden_entries_answered": pct(self.missing_answered, self.missing),
+            "weakest": [
+                {"entry_id": eid, "found": found, "asked": asked}
+                for eid, (found, asked) in weakest[:15]
+            ],
+        }
+
+
+def leave_out(
+    kb: KnowledgeBase, *, folds: int = 5, entry_folds: int = 10, per_entry: int = 4
+) -> LeaveOutReport:
+    """Measures the matcher on the knowledge base's own phrasings, each asked while hidden.
+
+    Every phrasing but an entry's first is hidden in one of ``folds`` rounds and asked
+    of a matcher built without it: answering with its own entry is right. Then each
+    entry is hidden whole in one of ``entry_folds`` rounds and a few of its phrasings
+    asked: any answer is one the bot should not have given. The folds are fixed, so
+    the figures change only when the knowledge or the matcher does.
+    """
+    report = LeaveOutReport()
+    pairs = sorted(
+        ((e.id, i) for e in kb.entries for i in range(1, len(e.questions))),
+        key=lambda p: _stable_hash(f"{p[0]}#{p[1]}"),
+    )
+    for k in range(folds):
+        held = set(pairs[k::folds])
+        entries = [
+            replace(
+                e, questions=tuple(q for i, q in enumerate(e.questions) if (e.id, i) not in held)
+            )
+            for e in kb.entries
+        ]
+        matcher = Matcher(replace(kb, entries=entries))
+        for entry_id, i in pairs[k::folds]:
+            result = matcher.match(kb.by_id[entry_id].questions[i])
+            found = result.outcome == ANSWERED and result.best.entry_id == entry_id
+            report.hidden += 1
+            report.right += found
+            report.wrong += result.outcome == ANSWERED and not found
+            tally = report.per_entry.setdefault(entry_id, [0, 0])
+            tally[0] += found
+            tally[1] += 1
+    ids = sorted((e.id for e in kb.entries), key=_stable_hash)
+    for k in range(entry_folds):
+        hidden = set(ids[k::entry_folds])
+        matcher = Matcher(replace(kb, entries=[e for e in kb.entries if e.id not in hidden]))
+        for entry_id in ids[k::entry_folds]:
+            questions = kb.by_id[entry_id].questions
+            for q in sorted(questions, key=_stable_hash)[:per_entry]:
+                report.missing += 1
+                report.missing_answered += matcher.match(q).outcome == ANSWERED
+    return report
+
+
+def _without(entry: Entry, held: set[tuple[str, int]]) -> tuple[str, ...]:
+    """Returns an entry's phrasings less the hidden ones."""
+    return tuple(q for i, q in enumerate(entry.questions) if (entry.id, i) not in held)
+
+
+def _stable_hash(text: str) -> str:
+    """Returns an order key that is the same on every run (unlike ``hash``)."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def format_leave_out(report: LeaveOutReport) -> str:
+    """Renders a leave-out report as text for the terminal."""
+    s = report.summary()
+    lines = [
+        f"phrasings asked while hidden: {s['hidden_phrasings']}: answered right "
+        f"{s['answered_right']:.1f}%, answered wrong {s['answered_wrong']:.1f}%",
+        f"questions about hidden entries: {s['hidden_entries_questions']}: answered "
+        f"{s['hidden_entries_answered']:.1f}% (the rest declined or asked 'mente du')",
+        "",
+        "entries whose phrasings generalise least (add everyday words and phrasings):",
+    ]
+    lines += [f"  {w['entry_id']}: {w['found']}/{w['asked']}" for w in s["weakest"]]
     return "\n".join(lines)

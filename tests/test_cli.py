@@ -13,6 +13,7 @@ import pytest
 from conftest import REPO, SHIPPED_KNOWLEDGE, TINY_ENTRIES
 
 from bot.cli import build_parser
+from bot.knowledge import load_knowledge
 
 LEGEVAKT_QUESTION = "blir legevakten på Sørumsand beholdt?"
 LEGEVAKT_PASSAGE = "Legevakttjenesten på Sørumsand skal beholdes i perioden"
@@ -195,6 +196,26 @@ def test_eval_missing_file_is_one_error_line(run_cli, tmp_path: Path):
     proc = run_cli("eval", str(tmp_path / "none.yaml"))
     assert proc.returncode == 1
     assert "none.yaml" in _one_error_line(proc.stderr)
+
+
+def test_eval_leave_out_measures_the_knowledge_alone(run_cli, tiny_knowledge: Path):
+    proc = run_cli("--knowledge", str(tiny_knowledge), "eval", "--leave-out", "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    kb = load_knowledge(tiny_knowledge)
+    # Every phrasing but each entry's first is asked once, hidden.
+    assert summary["hidden_phrasings"] == sum(len(e.questions) - 1 for e in kb.entries)
+    assert summary["answered_right"] + summary["answered_wrong"] <= 100
+    assert {w["entry_id"] for w in summary["weakest"]} <= set(kb.by_id)
+    again = run_cli("--knowledge", str(tiny_knowledge), "eval", "--leave-out", "--json")
+    assert json.loads(again.stdout) == summary  # fixed folds: the same figures every run
+
+
+@pytest.mark.parametrize("args", [(), ("--leave-out", "some.yaml")])
+def test_eval_needs_a_file_or_leave_out(run_cli, args: tuple[str, ...]):
+    proc = run_cli("eval", *args)
+    assert proc.returncode == 2
+    assert "--leave-out" in _one_error_line(proc.stderr)
 
 
 # --- command-line meta -------------------------------------------------------------------
