@@ -29,7 +29,7 @@ hvor hvordan hvorfor hvorledes han hun hos i ikke ingen inn jeg ja kan kunne kom
 kommunen kommunens litt man med meg men mer mest min mine mitt mot mye må måtte nei noe
 noen nok nå når og også om opp oss over på sa sant samme seg selv si sier sin sine sitt
 skal skulle slik slike som så sånn til tror uten ut var vel ved vi vil ville vår vårt
-våre være vært veldig egentlig liksom altså visst vet vite lurer lurte spørsmål lure
+våre være vært værende veldig egentlig liksom altså visst vet vite lurer lurte spørsmål lure
 fortell fortelle forklar kanskje skje skjer går gå gjelder angår gang ting sagt si sier
 ute inne hit dit her der snart greia greie ass åssen assen ka kem dæm dem døm me mæ
 æ jæ ikkje itj ittj nåkka noen nån sånt sånne masse mye lissom typ liksom da vel jo
@@ -40,10 +40,11 @@ dere deg dykk hjelpe politikerne stemmer stemme riktig
 
 _STOP_NN = """
 kva kven kvar korleis kvifor kva for eg ho me dei dykk ein eit ikkje ikkje noko nokon
-mykje meir fleire berre frå hjå utan vere vore vert vart blei blitt då no skal kan vil
+mykje meir fleire berre frå hjå utan vere vore verande værande vert vart blei blitt då no
+skal kan vil
 må får har ha var er og eller men om at som i på til med av for ved etter før mot seg
 sin sitt sine min mitt mine din ditt dine vår vårt våre deira deim kommunen kommune
-eigentleg nett heilt sjølv slik sånn mange korleis
+eigentleg heilt sjølv slik sånn mange korleis
 """.split()
 
 _STOP_EN = """
@@ -211,6 +212,13 @@ _OUT_OF_SCOPE = {
     prices søknadsfrist søknadsfristen deadline timetable rutetid rutetider avgang avganger
     departure departures today tomorrow tonight idag imorgen pass passet passport""".split()
 }
+# "Neste buss", "next train": a timetable question, though "neste periode" is not.
+_NEXT = frozenset({"neste", "next", "nest"})
+_DEPARTING = frozenset(
+    fold(w)
+    for w in """buss bussen bussar busser tog toget trikk trikken bane banen t-bane t-banen
+    båt båten ferje ferja ferga bus train trains bus tram ferry boat flight fly flyet""".split()
+)
 _OFFICES = frozenset(
     fold(w)
     for w in """ordfører ordføraren ordføreren varaordfører rådmann rådmannen kommunedirektør
@@ -243,6 +251,8 @@ def content_stems(text: str) -> list[str]:
             out.append("!" + word)  # a year after the platform's period asks about today
             continue
         cue = _OUT_OF_SCOPE.get(folded)
+        if cue is None and folded in _NEXT and i + 1 < len(tokens):
+            cue = _OUT_OF_SCOPE["rutetid"] if fold(tokens[i + 1]) in _DEPARTING else None
         if cue is not None:
             out.append(cue)
             continue

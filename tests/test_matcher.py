@@ -489,6 +489,9 @@ def test_question_after_what_the_passage_lacks_is_declined(
         ("what are the opening hours", "!opening"),
         ("åpningstider", "!apningstid"),
         ("åpningstidene", "!apningstid"),
+        ("når går neste buss", "!rutetid"),  # a timetable question
+        ("when does the next train leave", "!rutetid"),
+        ("hva skjer i neste periode", None),
     ],
 )
 def test_out_of_scope_cues(question: str, cue: str | None):
