@@ -311,12 +311,7 @@ def leave_out(
     )
     for k in range(folds):
         held = set(pairs[k::folds])
-        entries = [
-            replace(
-                e, questions=tuple(q for i, q in enumerate(e.questions) if (e.id, i) not in held)
-            )
-            for e in kb.entries
-        ]
+        entries = [replace(e, questions=_without(e, held)) for e in kb.entries]
         matcher = Matcher(replace(kb, entries=entries))
         for entry_id, i in pairs[k::folds]:
             result = matcher.match(kb.by_id[entry_id].questions[i])

@@ -74,8 +74,6 @@ class Candidate:
     entry_id: str
     score: float
     question: str
-    coverage: float = 0.0  # share of the question's information the entry covers (0–1)
-    fit: float = 0.0  # IDF-weighted F1 of the closest phrasing (0–1)
 
 
 @dataclass(frozen=True)
@@ -264,8 +262,11 @@ class Matcher:
 
     def rank(self, question: str, *, limit: int | None = None) -> list[Candidate]:
         """Returns the entries best matching a question, best first, with their scores."""
+        return self._rank(list(dict.fromkeys(content_stems(question))), limit=limit)
+
+    def _rank(self, tokens: list[str], *, limit: int | None) -> list[Candidate]:
+        """Returns the entries best matching a question's distinct content stems."""
         ix, s = self._index, self.settings
-        tokens = list(dict.fromkeys(content_stems(question)))
         if not tokens or not ix.entries:
             return []
         expansions = [self._expand(t) for t in tokens]
@@ -313,15 +314,7 @@ class Matcher:
                 100.0 * (s.coverage_weight * recall + s.fit_weight * best_f)
                 + (1 - s.coverage_weight - s.fit_weight) * sim
             )
-            out.append(
-                Candidate(
-                    ix.entries[entry_index].id,
-                    round(score, 1),
-                    phrasing,
-                    coverage=round(recall, 3),
-                    fit=round(best_f, 3),
-                )
-            )
+            out.append(Candidate(ix.entries[entry_index].id, round(score, 1), phrasing))
         out.sort(key=lambda c: c.score, reverse=True)
         return out[:limit] if limit else out
 
@@ -333,11 +326,12 @@ class Matcher:
         kind = smalltalk_kind(question)
         if kind is not None:
             return MatchResult(question, SMALLTALK, smalltalk=kind, language=language)
-        ranked = tuple(self.rank(question, limit=s.candidates))
+        tokens = list(dict.fromkeys(content_stems(question)))
+        ranked = tuple(self._rank(tokens, limit=s.candidates))
         if not ranked or ranked[0].score < s.alternative_threshold:
             return MatchResult(question, DECLINED, ranked=ranked, language=language)
         best = ranked[0]
-        if self._asks_beyond(question, best.entry_id):
+        if self._asks_beyond(tokens, best.entry_id):
             return MatchResult(question, DECLINED, ranked=ranked, language=language)
         gap = best.score - (ranked[1].score if len(ranked) > 1 else 0.0)
         # A clear lead over the runner-up is as telling as a high score: both go
@@ -362,14 +356,11 @@ class Matcher:
             language=language,
         )
 
-    def _asks_beyond(self, question: str, entry_id: str) -> bool:
+    def _asks_beyond(self, tokens: list[str], entry_id: str) -> bool:
         """Tells whether a question asks for something (a phone number, a price, a
         timetable) that the entry's own words do not mention."""
-        cues = [t for t in content_stems(question) if t.startswith("!")]
-        if not cues:
-            return False
         weights = self._index.weights[self._position[entry_id]]
-        return any(cue not in weights for cue in cues)
+        return any(t.startswith("!") and t not in weights for t in tokens)
 
     @property
     def vocabulary_size(self) -> int:

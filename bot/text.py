@@ -213,11 +213,11 @@ _OUT_OF_SCOPE = {
     departure departures today tomorrow tonight idag imorgen pass passet passport""".split()
 }
 # "Neste buss", "next train": a timetable question, though "neste periode" is not.
-_NEXT = frozenset({"neste", "next", "nest"})
+_NEXT = frozenset({"neste", "next"})
 _DEPARTING = frozenset(
     fold(w)
     for w in """buss bussen bussar busser tog toget trikk trikken bane banen t-bane t-banen
-    båt båten ferje ferja ferga bus train trains bus tram ferry boat flight fly flyet""".split()
+    båt båten ferje ferja ferga bus train trains tram ferry boat flight fly flyet""".split()
 )
 _OFFICES = frozenset(
     fold(w)
