@@ -24,11 +24,13 @@ from rapidfuzz import fuzz, process
 
 from bot.knowledge import Entry, KnowledgeBase
 from bot.text import (
+    OFFICE_CUE,
     content_stems,
     cut,
     detect_language,
     smalltalk_kind,
     stem,
+    surface,
     words,
 )
 
@@ -65,6 +67,12 @@ class Settings:
     typo_min_length: int = 5
     long_unknown: int = 7
     short_unknown_scale: float = 0.5
+    # A phrasing word matched only by one part of a compound ("kommune" in
+    # "kommuneøkonomi") fits less than the whole word.
+    part_fit: float = 0.6
+    # Share of the score from the whole wording, stop words kept: "hva går skatten til"
+    # and "hva skjer med skatten" share every content word but not their shape.
+    surface_weight: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -98,8 +106,9 @@ class _Phrasing:
     text: str
     tokens: str  # space-joined stems, for rapidfuzz
     keyword: bool = False
-    vocabulary: frozenset[str] = frozenset()  # every stem and part, to skip misses fast
-    words: tuple[tuple[frozenset[str], float], ...] = ()  # (stem and its parts, idf)
+    vocabulary: dict[str, float] = field(default_factory=dict)  # stem or part: how whole
+    words: tuple[tuple[tuple[tuple[str, float], ...], float], ...] = ()  # (stem, parts), idf
+    surface: str = ""  # every folded word, sorted: the phrasing's shape, for fuzz.ratio
 
 
 @dataclass
@@ -138,13 +147,18 @@ class Matcher:
 
         raw_fields: list[list[tuple[list[str], float]]] = []
         for entry in entries:
-            fields_ = [(content_stems(q), s.phrasing_weight) for q in entry.questions]
-            fields_ += [(content_stems(k), s.keyword_weight) for k in entry.keywords]
+            fields_ = [(_asked(q), s.phrasing_weight) for q in entry.questions]
+            fields_ += [(_asked(k), s.keyword_weight) for k in entry.keywords]
             fields_.append((content_stems(entry.answer), s.answer_weight))
             fields_.append((content_stems(entry.section.replace("›", " ")), s.section_weight))
             raw_fields.append(fields_)
         base_vocab = {t for fields_ in raw_fields for toks, _ in fields_ for t in toks}
         base_vocab.update(t for ts in synonym_map.values() for t in ts)
+
+        def alternatives(token: str) -> tuple[tuple[str, float], ...]:
+            # A phrasing word is matched by itself, or more weakly by one of its parts.
+            parts = _split_compound(token, base_vocab)
+            return ((token, 1.0), *((part, s.part_fit) for part in parts))
 
         weights: list[dict[str, float]] = []
         phrasings: list[list[_Phrasing]] = []
@@ -162,10 +176,8 @@ class Matcher:
                         text=q,
                         keyword=i >= len(entry.questions),
                         tokens=" ".join(sorted(set(toks))),
-                        words=tuple(
-                            (frozenset((t, *_split_compound(t, base_vocab))), 0.0)
-                            for t in dict.fromkeys(toks)
-                        ),
+                        surface="" if i >= len(entry.questions) else surface(q),
+                        words=tuple((alternatives(t), 0.0) for t in dict.fromkeys(toks)),
                     )
                     # Keywords join the phrasings for the fit score (scaled down), so a
                     # resident's single everyday word ("skatt") can carry a question.
@@ -183,8 +195,14 @@ class Matcher:
         idf = {t: math.log(1.0 + n / len(p)) for t, p in postings.items()}
         for entry_phrasings in phrasings:
             for ph in entry_phrasings:
-                ph.words = tuple((alts, max(idf.get(a, 0.0) for a in alts)) for alts, _ in ph.words)
-                ph.vocabulary = frozenset(a for alts, _ in ph.words for a in alts)
+                ph.words = tuple(
+                    (alts, max(idf.get(a, 0.0) for a, _ in alts)) for alts, _ in ph.words
+                )
+                vocabulary: dict[str, float] = {}
+                for alts, _ in ph.words:
+                    for a, strength in alts:
+                        vocabulary[a] = max(vocabulary.get(a, 0.0), strength)
+                ph.vocabulary = vocabulary
         return _Index(
             entries=list(entries),
             weights=weights,
@@ -262,10 +280,12 @@ class Matcher:
 
     def rank(self, question: str, *, limit: int | None = None) -> list[Candidate]:
         """Returns the entries best matching a question, best first, with their scores."""
-        return self._rank(list(dict.fromkeys(content_stems(question))), limit=limit)
+        question = cut(question)
+        tokens = list(dict.fromkeys(content_stems(question)))
+        return self._rank(tokens, surface(question), limit=limit)
 
-    def _rank(self, tokens: list[str], *, limit: int | None) -> list[Candidate]:
-        """Returns the entries best matching a question's distinct content stems."""
+    def _rank(self, tokens: list[str], shape: str, *, limit: int | None) -> list[Candidate]:
+        """Returns the entries best matching a question's distinct content stems and shape."""
         ix, s = self._index, self.settings
         if not tokens or not ix.entries:
             return []
@@ -314,6 +334,15 @@ class Matcher:
                 100.0 * (s.coverage_weight * recall + s.fit_weight * best_f)
                 + (1 - s.coverage_weight - s.fit_weight) * sim
             )
+            if s.surface_weight:
+                closest = process.extractOne(
+                    shape,
+                    [p.surface for p in ix.phrasings[entry_index] if p.surface],
+                    scorer=fuzz.ratio,
+                    processor=None,
+                    score_cutoff=0,
+                )
+                score += s.surface_weight * ((closest[1] if closest else 0.0) - score)
             out.append(Candidate(ix.entries[entry_index].id, round(score, 1), phrasing))
         out.sort(key=lambda c: c.score, reverse=True)
         return out[:limit] if limit else out
@@ -327,7 +356,7 @@ class Matcher:
         if kind is not None:
             return MatchResult(question, SMALLTALK, smalltalk=kind, language=language)
         tokens = list(dict.fromkeys(content_stems(question)))
-        ranked = tuple(self._rank(tokens, limit=s.candidates))
+        ranked = tuple(self._rank(tokens, surface(question), limit=s.candidates))
         if not ranked or ranked[0].score < s.alternative_threshold:
             return MatchResult(question, DECLINED, ranked=ranked, language=language)
         best = ranked[0]
@@ -367,6 +396,11 @@ class Matcher:
         return len(self._index.vocab)
 
 
+def _asked(phrasing: str) -> list[str]:
+    """Returns a phrasing's content stems, less a cue that only a passage can answer."""
+    return [t for t in content_stems(phrasing) if t != OFFICE_CUE]
+
+
 def _phrasing_fit(
     ph: _Phrasing,
     query_words: dict[str, float],
@@ -376,15 +410,16 @@ def _phrasing_fit(
 ) -> float:
     """Returns the F1 of a phrasing against the question, both sides weighted by IDF."""
     own = ph.vocabulary
-    if not ph.words or own.isdisjoint(query_words):
+    if not ph.words or own.keys().isdisjoint(query_words):
         return 0.0
     matched = sum(
-        idf * max((query_words.get(a, 0.0) for a in alts), default=0.0) for alts, idf in ph.words
+        idf * max((query_words.get(a, 0.0) * part for a, part in alts), default=0.0)
+        for alts, idf in ph.words
     )
     whole = sum(idf for _, idf in ph.words)
     precision = matched / whole if whole else 0.0
     hit = sum(
-        weight * max((st for w, st in exp if w in own), default=0.0)
+        weight * max((st * own[w] for w, st in exp if w in own), default=0.0)
         for exp, weight in zip(expansions, token_idf, strict=True)
     )
     recall = hit / total if total else 0.0

@@ -144,6 +144,11 @@ def words(text: str) -> list[str]:
     return [w for w in _WORD.findall(clean(cut(text)).casefold()) if len(w) > 1 or w.isdigit()]
 
 
+def surface(text: str) -> str:
+    """Returns a text's folded words, stop words kept, sorted: its wording's shape."""
+    return " ".join(sorted(fold(w) for w in words(text)))
+
+
 @lru_cache(maxsize=65536)
 def fold(word: str) -> str:
     """Returns a word with æ/ø/å and their ae/oe/aa spellings folded to e/o/a."""
@@ -152,10 +157,57 @@ def fold(word: str) -> str:
     return word
 
 
+# Snowball strips suffixes but knows no irregular forms: "slo", "slått" and "slå" get
+# three stems, so "hvorfor slo de sammen kommunene" would miss "slått sammen". Each
+# line is one word's forms (bokmål, nynorsk); all of them share the first one's stem.
+_FORMS = """
+slå slår slo slått slåtte slås
+vedta vedtar vedtok vedtatt vedtatte vedtas vedteke vedtek vedtekne
+ta tar tok tatt tas teke tatte
+gi gir gav gitt gis gje gjev gjeve gjevne
+velge velger valgte valgt velges velje vel valde vald
+selge selger solgte solgt selges selje sel selde seld
+sette setter satte satt settes set sette
+legge legger la lagt legges lagd leggje
+gå går gikk gått gåes gjekk
+få får fikk fått fås fekk
+stenge stenger stengte stengt stenges stengje
+øke øker økte økt økes auke aukar auka aukast
+bygge bygger bygde bygd bygget bygges byggje byggjer bygdi
+beholde beholder beholdt beholdes behalde beheld behaldt
+holde holder holdt holdes halde held haldt
+fortsette fortsetter fortsatte fortsatt fortsettes
+flytte flytter flyttet flytta flyttes
+bestemme bestemmer bestemte bestemt bestemmes
+prioritere prioriterer prioriterte prioritert prioriteres
+redusere reduserer reduserte redusert reduseres
+styrke styrker styrket styrka styrkes
+skjerpe skjerper skjerpet skjerpa
+bie bier biene bien bia
+sykehjem sykehjemmet sykehjemmene sjukeheim sjukeheimen sjukeheimar sjukeheimane
+"""
+_FORM_OF: dict[str, str] = {}
+# Snowball strips "-lege" as if it were the adjective ending ("offentlege"), so
+# "fastlege" became "fast" and found the entry on permanent jobs. Doctors keep theirs.
+_DOCTOR = re.compile(
+    r"^(fast|skole|skule|kommune|over|sykehjems|sjukeheims|natt|tann|bedrifts|turnus"
+    r"|allmenn|privat|barne|spesialist|lege)lege(n|r|ne|ar|ane)?$"
+)
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """Returns the folded Snowball stem of a lowercase word."""
-    return fold(_stemmer.stemWord(word))
+    if not _FORM_OF:
+        for line in _FORMS.strip().splitlines():
+            forms = line.split()
+            root = fold(_stemmer.stemWord(forms[0]))
+            for form in forms:
+                _FORM_OF.setdefault(fold(form), root)
+    doctor = _DOCTOR.match(word)
+    if doctor:
+        return fold(doctor[1]) + "lege"
+    return _FORM_OF.get(fold(word)) or fold(_stemmer.stemWord(word))
 
 
 STOPWORDS: frozenset[str] = frozenset(fold(w) for w in (*_STOP_NB, *_STOP_NN, *_STOP_EN, *_NOISE))
@@ -178,9 +230,9 @@ _INTENT_PAIRS = {
     ("hvor", "mye"): "?mengde",
     ("kor", "mykje"): "?mengde",
     ("how", "much"): "?mengde",
-    ("hvor", "lenge"): "?tid",
-    ("kor", "lenge"): "?tid",
-    ("how", "long"): "?tid",
+    ("hvor", "lenge"): "?varighet",
+    ("kor", "lenge"): "?varighet",
+    ("how", "long"): "?varighet",
     ("kva", "tid"): "?tid",
 }
 _INTENT_WORDS = {
@@ -210,8 +262,13 @@ _OUT_OF_SCOPE = {
     phone address åpningstid åpningstider åpningstida åpningstidene opningstid opningstider
     åpner opnar stenger opening opens closes kroner kr koster kostar cost costs price
     prices søknadsfrist søknadsfristen deadline timetable rutetid rutetider avgang avganger
-    departure departures today tomorrow tonight idag imorgen pass passet passport""".split()
+    departure departures today tomorrow tonight idag imorgen ikveld iår thisyear thisweek
+    pass passet passport været weather forecast værmelding""".split()
 }
+# "i dag", "i år", "this year" ask about now, like "idag": the pair becomes one word.
+_NOW = re.compile(r"\b(i|this)\s+(dag|morgen|kveld|år|aar|year|week)\b", re.IGNORECASE)
+# Only a passage can say who holds an office; a phrasing asking it is a mistake.
+OFFICE_CUE = "!office"
 # "Neste buss", "next train": a timetable question, though "neste periode" is not.
 _NEXT = frozenset({"neste", "next"})
 _DEPARTING = frozenset(
@@ -229,7 +286,7 @@ _OFFICES = frozenset(
 def content_stems(text: str) -> list[str]:
     """Returns the stems of the topic-bearing words and question intents of a text, in order."""
     out = []
-    tokens = words(text)
+    tokens = words(_NOW.sub(r"\1\2", cut(text)))
     skip = False
     for i, word in enumerate(tokens):
         if skip:
@@ -260,7 +317,7 @@ def content_stems(text: str) -> list[str]:
             continue
         out.append(stem(word))
     if "?hvem" in out and any(fold(w) in _OFFICES for w in tokens):
-        out.append("!office")  # "hvem er ordfører": the documents name no office holders
+        out.append(OFFICE_CUE)  # "hvem er ordfører": the documents name no office holders
     return out
 
 
