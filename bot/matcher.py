@@ -109,6 +109,7 @@ class _Phrasing:
     vocabulary: dict[str, float] = field(default_factory=dict)  # stem or part: how whole
     words: tuple[tuple[tuple[tuple[str, float], ...], float], ...] = ()  # (stem, parts), idf
     surface: str = ""  # every folded word, sorted: the phrasing's shape, for fuzz.ratio
+    whole: float = 0.0  # the phrasing's information: the sum of its words' IDF
 
 
 @dataclass
@@ -121,6 +122,10 @@ class _Index:
     vocab: list[str]
     synonyms: dict[str, tuple[str, ...]]
     phrasings: list[list[_Phrasing]] = field(default_factory=list)
+    # Per entry: which of its phrasings hold a word, so a question is fitted only
+    # against phrasings sharing a word with it; and its phrasings' shapes.
+    holding: list[dict[str, list[int]]] = field(default_factory=list)
+    shapes: list[list[str]] = field(default_factory=list)
 
 
 class Matcher:
@@ -155,9 +160,11 @@ class Matcher:
         base_vocab = {t for fields_ in raw_fields for toks, _ in fields_ for t in toks}
         base_vocab.update(t for ts in synonym_map.values() for t in ts)
 
+        splits: dict[str, tuple[str, ...]] = {}
+
         def alternatives(token: str) -> tuple[tuple[str, float], ...]:
             # A phrasing word is matched by itself, or more weakly by one of its parts.
-            parts = _split_compound(token, base_vocab)
+            parts = _split_compound(token, base_vocab, cache=splits)
             return ((token, 1.0), *((part, s.part_fit) for part in parts))
 
         weights: list[dict[str, float]] = []
@@ -167,7 +174,7 @@ class Matcher:
             for toks, weight in fields_:
                 for t in toks:
                     w[t] = max(w.get(t, 0.0), weight)
-                    for part in _split_compound(t, base_vocab):
+                    for part in _split_compound(t, base_vocab, cache=splits):
                         w[part] = max(w.get(part, 0.0), weight * s.compound_part)
             weights.append(w)
             phrasings.append(
@@ -203,6 +210,14 @@ class Matcher:
                     for a, strength in alts:
                         vocabulary[a] = max(vocabulary.get(a, 0.0), strength)
                 ph.vocabulary = vocabulary
+                ph.whole = sum(idf_ for _, idf_ in ph.words)
+        holding: list[dict[str, list[int]]] = []
+        for entry_phrasings in phrasings:
+            lookup: dict[str, list[int]] = defaultdict(list)
+            for i, ph in enumerate(entry_phrasings):
+                for word in ph.vocabulary:
+                    lookup[word].append(i)
+            holding.append(dict(lookup))
         return _Index(
             entries=list(entries),
             weights=weights,
@@ -212,6 +227,8 @@ class Matcher:
             vocab=sorted(postings),
             synonyms={k: tuple(sorted(v)) for k, v in synonym_map.items()},
             phrasings=phrasings,
+            holding=holding,
+            shapes=[[p.surface for p in eps if p.surface] for eps in phrasings],
         )
 
     # --- query ---------------------------------------------------------------------------
@@ -307,7 +324,14 @@ class Matcher:
                 coverage[entry_index] += weight * value
         if not coverage:
             return []
-        top = sorted(coverage.items(), key=lambda kv: kv[1], reverse=True)[: s.candidates]
+        by_coverage = sorted(coverage.items(), key=lambda kv: kv[1], reverse=True)
+        # Entries tied with the last one kept are kept too (up to twice as many), so
+        # file order never decides which entry is considered.
+        cut_at = min(s.candidates, len(by_coverage))
+        limit_ties = min(2 * s.candidates, len(by_coverage))
+        while cut_at < limit_ties and by_coverage[cut_at][1] >= by_coverage[cut_at - 1][1] - 1e-9:
+            cut_at += 1
+        top = by_coverage[:cut_at]
         query_words: dict[str, float] = {}
         for token, exp in zip(tokens, expansions, strict=True):
             for word, strength in exp:
@@ -318,7 +342,11 @@ class Matcher:
         for entry_index, cov in top:
             recall = cov / total
             best_f, phrasing = 0.0, ix.entries[entry_index].questions[0]
-            for ph in ix.phrasings[entry_index]:
+            holding = ix.holding[entry_index]
+            sharing = {i for word in query_words for i in holding.get(word, ())}
+            entry_phrasings = ix.phrasings[entry_index]
+            for i in sorted(sharing):
+                ph = entry_phrasings[i]
                 f = _phrasing_fit(ph, query_words, expansions, token_idf, total)
                 if ph.keyword:
                     f *= s.keyword_fit
@@ -337,7 +365,7 @@ class Matcher:
             if s.surface_weight:
                 closest = process.extractOne(
                     shape,
-                    [p.surface for p in ix.phrasings[entry_index] if p.surface],
+                    ix.shapes[entry_index],
                     scorer=fuzz.ratio,
                     processor=None,
                     score_cutoff=0,
@@ -409,20 +437,28 @@ def _phrasing_fit(
     total: float,
 ) -> float:
     """Returns the F1 of a phrasing against the question, both sides weighted by IDF."""
-    own = ph.vocabulary
-    if not ph.words or own.keys().isdisjoint(query_words):
+    # Plain loops: this runs for hundreds of phrasings per question.
+    matched = 0.0
+    for alts, idf in ph.words:
+        best = 0.0
+        for word, part in alts:
+            strength = query_words.get(word)
+            if strength is not None and strength * part > best:
+                best = strength * part
+        matched += idf * best
+    if not matched or not ph.whole or not total:
         return 0.0
-    matched = sum(
-        idf * max((query_words.get(a, 0.0) * part for a, part in alts), default=0.0)
-        for alts, idf in ph.words
-    )
-    whole = sum(idf for _, idf in ph.words)
-    precision = matched / whole if whole else 0.0
-    hit = sum(
-        weight * max((st * own[w] for w, st in exp if w in own), default=0.0)
-        for exp, weight in zip(expansions, token_idf, strict=True)
-    )
-    recall = hit / total if total else 0.0
+    precision = matched / ph.whole
+    own = ph.vocabulary
+    hit = 0.0
+    for exp, weight in zip(expansions, token_idf, strict=True):
+        best = 0.0
+        for word, strength in exp:
+            whole = own.get(word)
+            if whole is not None and strength * whole > best:
+                best = strength * whole
+        hit += weight * best
+    recall = hit / total
     if precision + recall == 0:
         return 0.0
     return 2 * precision * recall / (precision + recall)
