@@ -54,7 +54,8 @@ how i if in into is it its just me my no not now of on or our out over please sh
 so some tell than that the their them then there these they this those to too under us
 very was we were what whats when where which who whom why will with would you your know
 want yes any ask asking anyone someone hey lot lots really actually thing things
-wondering municipality council's going gonna anything something does plan plans platform
+wondering municipality council's going gonna anything something does platform make sure
+happen happens happened happening
 """.split()
 
 # Small talk: greetings, thanks, goodbyes and requests for help, recognised on folded
@@ -184,9 +185,16 @@ redusere reduserer reduserte redusert reduseres
 styrke styrker styrket styrka styrkes
 skjerpe skjerper skjerpet skjerpa
 bie bier biene bien bia
+ny nye nytt
+sammen saman
+vei veien veier veiene veg vegen vegar vegane vegen
+utslipp utslippet utslippene utslepp utsleppet utsleppa
 sykehjem sykehjemmet sykehjemmene sjukeheim sjukeheimen sjukeheimar sjukeheimane
 """
 _FORM_OF: dict[str, str] = {}
+# Words whose Snowball stem is another word's: "marka" (the forest) is not "mark"
+# (the field, as in "dyrka mark").
+_OWN_STEM = {"marka": "marka", "markas": "marka", "marken": "marka"}
 # Snowball strips "-lege" as if it were the adjective ending ("offentlege"), so
 # "fastlege" became "fast" and found the entry on permanent jobs. Doctors keep theirs.
 _DOCTOR = re.compile(
@@ -204,6 +212,8 @@ def stem(word: str) -> str:
             root = fold(_stemmer.stemWord(forms[0]))
             for form in forms:
                 _FORM_OF.setdefault(fold(form), root)
+    if word in _OWN_STEM:
+        return _OWN_STEM[word]
     doctor = _DOCTOR.match(word)
     if doctor:
         return fold(doctor[1]) + "lege"
@@ -265,6 +275,17 @@ _OUT_OF_SCOPE = {
     departure departures today tomorrow tonight idag imorgen ikveld iår thisyear thisweek
     pass passet passport været weather forecast værmelding""".split()
 }
+# Inflections the list does not spell out ("telefonnummeret", "adressen") are caught
+# by their stem; a stem shared with an everyday word ("open"/"åpen") is not listed.
+_OUT_OF_SCOPE_STEMS = {
+    stem(w): _OUT_OF_SCOPE[fold(w)]
+    for w in """telefon telefonnummer adresse epost email åpningstid opningstid søknadsfrist
+    rutetid avgang departure timetable passport""".split()
+}
+_OUT_OF_SCOPE_STEMS |= {
+    stem(w): _OUT_OF_SCOPE["telefonnummer"]
+    for w in ("telefonnummeret", "telefonnumre", "telefonnumrene")
+}
 # "i dag", "i år", "this year" ask about now, like "idag": the pair becomes one word.
 _NOW = re.compile(r"\b(i|this)\s+(dag|morgen|kveld|år|aar|year|week)\b", re.IGNORECASE)
 # Only a passage can say who holds an office; a phrasing asking it is a mistake.
@@ -307,7 +328,7 @@ def content_stems(text: str) -> list[str]:
         if word.isdigit() and len(word) == 4 and word > "2023":
             out.append("!" + word)  # a year after the platform's period asks about today
             continue
-        cue = _OUT_OF_SCOPE.get(folded)
+        cue = _OUT_OF_SCOPE.get(folded) or _OUT_OF_SCOPE_STEMS.get(stem(word))
         if cue is None and folded in _NEXT and i + 1 < len(tokens):
             cue = _OUT_OF_SCOPE["rutetid"] if fold(tokens[i + 1]) in _DEPARTING else None
         if cue is not None:

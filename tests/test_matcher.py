@@ -76,6 +76,7 @@ def test_spellings_share_one_stem(spellings: tuple[str, ...]):
         ("sykehjem", "sykkel"),
         ("fastlege", "fast"),  # a doctor, not "permanent"
         ("skolelege", "skole"),
+        ("marka", "mark"),  # the forest, not the field of "dyrka mark"
     ],
 )
 def test_different_words_keep_different_stems(a: str, b: str):
@@ -87,7 +88,7 @@ def test_different_words_keep_different_stems(a: str, b: str):
     [
         ("Hva skjer med legevakten på Sørumsand?", ["legevakten", "sørumsand"]),
         ("Kva skjer med legevakta på Sørumsand?", ["legevakta", "sørumsand"]),
-        ("What is happening to the emergency clinic?", ["happening", "emergency", "clinic"]),
+        ("What is happening to the emergency clinic?", ["emergency", "clinic"]),
         ("Hei, jeg lurer på om det blir noe skolemat", ["skolemat"]),
         ("Kan du fortelle meg litt om eiendomsskatten i kommunen?", ["eiendomsskatten"]),
         ("hva er det som skjer", []),
@@ -517,6 +518,10 @@ def test_question_after_what_the_passage_lacks_is_declined(
         ("what happens this year", "!thisye"),
         ("to opptak i året", None),  # "a year", not "this year"
         ("i dagens samfunn", None),
+        # Inflections of the listed nouns are caught by their stem; verbs are not.
+        ("hva er telefonnummeret til legevakta", "!telefonnumm"),
+        ("adressen til rådhuset", "!adress"),
+        ("Skal Blaker skole stenges?", None),
     ],
 )
 def test_out_of_scope_cues(question: str, cue: str | None):
@@ -787,25 +792,18 @@ def test_dev_questions_are_not_phrasings_of_the_knowledge_base(dev_items, shippe
     assert leaked == {}
 
 
-# The floor the matcher reaches today on the development set: a regression guard that
-# fails as soon as a change makes answers worse. Raise it as the matcher improves.
-FLOOR_RIGHT, FLOOR_WRONG, FLOOR_DECLINED, FLOOR_MRR = 84.0, 3.0, 89.0, 0.94
+# Beyond the target: the right passage stays first (MRR) and wrong answers stay rare.
+# A regression guard; raise it as the matcher improves.
+FLOOR_WRONG, FLOOR_MRR = 2.5, 0.96
 
 
 def test_dev_set_holds_the_floor(dev_items, shipped_matcher):
     summary = evaluate(shipped_matcher, dev_items).summary()
     assert summary["unmapped"] == []
-    assert summary["answered_right"] >= FLOOR_RIGHT, summary
     assert summary["answered_wrong"] <= FLOOR_WRONG, summary
-    assert summary["unanswerable_declined"] >= FLOOR_DECLINED, summary
     assert summary["mrr"] >= FLOOR_MRR, summary
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the target's right ≥ 90% is not met yet (about 86%; wrong and declined are "
-    "within it); strict, so meeting it turns this red as a reminder to drop the mark",
-)
 def test_dev_set_meets_target(dev_items, shipped_matcher):
     report = evaluate(shipped_matcher, dev_items)
     summary = report.summary()
