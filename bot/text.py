@@ -10,6 +10,7 @@ and their ae/oe/aa spellings to one form.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 
@@ -110,7 +111,18 @@ _FOLD = [
     ("ó", "o"),
 ]
 
-_stemmer = snowballstemmer.stemmer("norwegian")
+# Snowball stemmer objects keep per-call state and are not thread-safe (PyStemmer says
+# so); the knowledge is rebuilt in a worker thread while residents are answered, so
+# each thread gets its own.
+_stemmers = threading.local()
+
+
+def _snowball(word: str) -> str:
+    """Returns the Snowball (Norwegian) stem of a word, with this thread's stemmer."""
+    stemmer = getattr(_stemmers, "norwegian", None)
+    if stemmer is None:
+        stemmer = _stemmers.norwegian = snowballstemmer.stemmer("norwegian")
+    return stemmer.stemWord(word)
 
 
 def clean(text: str) -> str:
@@ -191,7 +203,22 @@ vei veien veier veiene veg vegen vegar vegane vegen
 utslipp utslippet utslippene utslepp utsleppet utsleppa
 sykehjem sykehjemmet sykehjemmene sjukeheim sjukeheimen sjukeheimar sjukeheimane
 """
-_FORM_OF: dict[str, str] = {}
+
+
+def _forms_table(table: str) -> dict[str, str]:
+    """Returns each listed form mapped to the stem of its line's first word."""
+    out: dict[str, str] = {}
+    for line in table.strip().splitlines():
+        forms = line.split()
+        root = fold(_snowball(forms[0]))
+        for form in forms:
+            out.setdefault(fold(form), root)
+    return out
+
+
+# Built at import, not on first use: stems are cached, and a half-built table seen
+# from the reload thread would cache a wrong stem for good.
+_FORM_OF = _forms_table(_FORMS)
 # Words whose Snowball stem is another word's: "marka" (the forest) is not "mark"
 # (the field, as in "dyrka mark").
 _OWN_STEM = {"marka": "marka", "markas": "marka", "marken": "marka"}
@@ -206,18 +233,12 @@ _DOCTOR = re.compile(
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """Returns the folded Snowball stem of a lowercase word."""
-    if not _FORM_OF:
-        for line in _FORMS.strip().splitlines():
-            forms = line.split()
-            root = fold(_stemmer.stemWord(forms[0]))
-            for form in forms:
-                _FORM_OF.setdefault(fold(form), root)
     if word in _OWN_STEM:
         return _OWN_STEM[word]
     doctor = _DOCTOR.match(word)
     if doctor:
         return fold(doctor[1]) + "lege"
-    return _FORM_OF.get(fold(word)) or fold(_stemmer.stemWord(word))
+    return _FORM_OF.get(fold(word)) or fold(_snowball(word))
 
 
 STOPWORDS: frozenset[str] = frozenset(fold(w) for w in (*_STOP_NB, *_STOP_NN, *_STOP_EN, *_NOISE))

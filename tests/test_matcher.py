@@ -3,6 +3,7 @@ small talk is recognised, and no input breaks it."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,23 @@ def test_spellings_share_one_stem(spellings: tuple[str, ...]):
     (only,) = stems
     assert len(only) == 1
     assert only[0]
+
+
+def test_each_thread_stems_with_its_own_stemmer():
+    """Snowball stemmers are not thread-safe, and reloads stem in a worker thread."""
+    stemmers = []
+
+    def stem_in_thread() -> None:
+        assert text._snowball("legevakten") == "legevakt"
+        stemmers.append(text._stemmers.norwegian)
+
+    threads = [threading.Thread(target=stem_in_thread) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(stemmers) == 2
+    assert stemmers[0] is not stemmers[1]
 
 
 @pytest.mark.parametrize(
