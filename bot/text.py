@@ -294,7 +294,8 @@ _OUT_OF_SCOPE = {
     åpner opnar stenger opening opens closes kroner kr koster kostar cost costs price
     prices søknadsfrist søknadsfristen deadline timetable rutetid rutetider avgang avganger
     departure departures today tomorrow tonight idag imorgen ikveld iår thisyear thisweek
-    pass passet passport været weather forecast værmelding""".split()
+    pass passet passport været weather forecast værmelding henting hentes hentet tømming tømmes
+    tømt""".split()
 }
 # Inflections the list does not spell out ("telefonnummeret", "adressen") are caught
 # by their stem; a stem shared with an everyday word ("open"/"åpen") is not listed.
@@ -307,6 +308,13 @@ _OUT_OF_SCOPE_STEMS |= {
     stem(w): _OUT_OF_SCOPE["telefonnummer"]
     for w in ("telefonnummeret", "telefonnumre", "telefonnumrene")
 }
+# "Hvordan søker jeg", "how do I register": a resident asking how to use a service,
+# which a political platform never says; only an entry whose phrasings ask it so answers.
+HOWTO_CUE = "!howto"
+_HOWTO = re.compile(
+    r"\b(?:hvordan|åssen|assen|korleis|kordan|how)\s+(?:\w+\s+)?(?:jeg|eg|æ|je|i)\b",
+    re.IGNORECASE,
+)
 # "i dag", "i år", "this year" ask about now, like "idag": the pair becomes one word.
 _NOW = re.compile(r"\b(i|this)\s+(dag|morgen|kveld|år|aar|year|week)\b", re.IGNORECASE)
 # Only a passage can say who holds an office; a phrasing asking it is a mistake.
@@ -321,14 +329,16 @@ _DEPARTING = frozenset(
 _OFFICES = frozenset(
     fold(w)
     for w in """ordfører ordføraren ordføreren varaordfører rådmann rådmannen kommunedirektør
-    kommunedirektøren kommunaldirektør mayor leder lederen sjef sjefen direktør""".split()
+    kommunedirektøren kommunaldirektør mayor leder lederen sjef sjefen direktør rektor
+    rektoren principal headmaster headteacher styreleder styrelederen""".split()
 )
 
 
 def content_stems(text: str) -> list[str]:
     """Returns the stems of the topic-bearing words and question intents of a text, in order."""
-    out = []
-    tokens = words(_NOW.sub(r"\1\2", cut(text)))
+    text = cut(text)
+    out = [HOWTO_CUE] if _HOWTO.search(text) else []
+    tokens = words(_NOW.sub(r"\1\2", text))
     skip = False
     for i, word in enumerate(tokens):
         if skip:

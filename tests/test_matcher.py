@@ -285,6 +285,8 @@ UNANSWERABLE = [
     "Hvordan bytter jeg fastlege?",
     "får jeg ny fastlege",
     "hvor mange flyktninger kommer i år",
+    "hvem er rektor på skolen",
+    "hvordan melder jeg flytting",
 ]
 
 
@@ -508,6 +510,7 @@ def cue_matcher(tmp_path: Path) -> Matcher:
         ("hva koster legevakten på Nordby", DECLINED, None),
         ("åpningstider for legevakten på Nordby", DECLINED, None),
         ("legevakten på Nordby i 2031", DECLINED, None),
+        ("hvordan søker jeg legevakten på Nordby", DECLINED, None),
     ],
 )
 def test_question_after_what_the_passage_lacks_is_declined(
@@ -540,6 +543,13 @@ def test_question_after_what_the_passage_lacks_is_declined(
         ("hva er telefonnummeret til legevakta", "!telefonnumm"),
         ("adressen til rådhuset", "!adress"),
         ("Skal Blaker skole stenges?", None),
+        # How to use a service: a first-person "how do I", not "how is it going".
+        ("hvordan melder jeg flytting", "!howto"),
+        ("how do I register my child for school", "!howto"),
+        ("korleis søkjer eg barnehageplass", "!howto"),
+        ("hvordan går det i skolen", None),
+        ("hvordan skal vi få samhold i kommunen", None),
+        ("når blir søppelet hentet", "!hent"),
     ],
 )
 def test_out_of_scope_cues(question: str, cue: str | None):
