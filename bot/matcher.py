@@ -73,6 +73,9 @@ class Settings:
     # Share of the score from the whole wording, stop words kept: "hva går skatten til"
     # and "hva skjer med skatten" share every content word but not their shape.
     surface_weight: float = 0.2
+    # A cue word ("telefonnummer", "how do I") matches no entry; it weighs against every
+    # entry like half an unknown word, so it lowers confidence without pulling anywhere.
+    cue_weight: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -241,8 +244,9 @@ class Matcher:
         ix, s = self._index, self.settings
         out: dict[str, float] = {}
         if token.startswith("!"):
-            # A cue stands only for itself: never corrected, split or completed.
-            return ((token, 1.0),) if token in ix.postings else ()
+            # A cue only gates the answer (see _asks_beyond): matching it would pull every
+            # "how do I" question towards the few entries whose phrasings say it so.
+            return ()
         if token in ix.postings:
             out[token] = 1.0
         for target in ix.synonyms.get(token, ()):
@@ -288,7 +292,7 @@ class Matcher:
         if token.startswith("?"):
             return 0.0
         if token.startswith("!"):
-            return self._index.unknown_idf
+            return self._index.unknown_idf * self.settings.cue_weight
         s = self.settings
         if token.isdigit():
             return self._index.unknown_idf * s.short_unknown_scale / 2

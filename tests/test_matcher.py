@@ -56,7 +56,7 @@ OUTCOMES = {ANSWERED, DECLINED, AMBIGUOUS, SMALLTALK}
         ("vedtatt", "vedtok", "vedta", "vedtas"),
         ("økt", "øker", "øke", "auka"),
         ("sykehjemmet", "sykehjem", "sjukeheimen"),
-        ("fastlege", "fastlegen", "fastleger"),
+        ("fastlege", "fastlegen", "fastleger", "fastlegens"),
         ("offentleg", "offentlege"),  # the adjective ending is still stripped
     ],
     ids=lambda group: group[0],
@@ -548,6 +548,10 @@ def test_question_after_what_the_passage_lacks_is_declined(
         ("how do I register my child for school", "!howto"),
         ("korleis søkjer eg barnehageplass", "!howto"),
         ("hvordan går det i skolen", None),
+        ("hvordan i all verden skal dette gå", None),
+        ("hvordan blir jeg påvirket av skatten", None),  # impact, not a service
+        ("Ｈｏｗ do I apply", "!howto"),  # full-width letters are cleaned first
+        ("naturlig avgang i kommunen", None),  # attrition, not a departure
         ("hvordan skal vi få samhold i kommunen", None),
         ("når blir søppelet hentet", "!hent"),
     ],
@@ -555,6 +559,22 @@ def test_question_after_what_the_passage_lacks_is_declined(
 def test_out_of_scope_cues(question: str, cue: str | None):
     cues = [t for t in content_stems(question) if t.startswith("!")]
     assert cues == (cue.split() if cue else [])
+
+
+def test_a_cue_in_one_entry_does_not_pull_questions_towards_it(tmp_path: Path):
+    """Only one entry has a "how do I" phrasing; other "how do I" questions are not its."""
+    (tmp_path / "sources").mkdir()
+    (tmp_path / "sources" / "cue.md").write_text(CUE_SOURCE, encoding="utf-8")
+    entries = CUE_ENTRIES.replace(
+        "questions: [Får helsestasjonen for ungdom lengre åpningstid?]",
+        "questions: [Får helsestasjonen for ungdom lengre åpningstid?, "
+        "Hvordan kan jeg gå på helsestasjonen om kvelden?]",
+    )
+    (tmp_path / "cue.yaml").write_text(entries, encoding="utf-8")
+    matcher = Matcher(load_knowledge(tmp_path))
+    # Shares only "kveld" with the how-to phrasing: not enough to answer with it.
+    result = matcher.match("hvordan kan jeg få legevakt om kvelden")
+    assert result.outcome != ANSWERED, result.ranked
 
 
 def test_a_phrasing_cannot_make_an_entry_answer_who_holds_an_office(tmp_path: Path):
