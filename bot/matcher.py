@@ -111,7 +111,6 @@ class _Phrasing:
     keyword: bool = False
     vocabulary: dict[str, float] = field(default_factory=dict)  # stem or part: how whole
     words: tuple[tuple[tuple[tuple[str, float], ...], float], ...] = ()  # (stem, parts), idf
-    surface: str = ""  # every folded word, sorted: the phrasing's shape, for fuzz.ratio
     whole: float = 0.0  # the phrasing's information: the sum of its words' IDF
 
 
@@ -126,7 +125,7 @@ class _Index:
     synonyms: dict[str, tuple[str, ...]]
     phrasings: list[list[_Phrasing]] = field(default_factory=list)
     # Per entry: which of its phrasings hold a word, so a question is fitted only
-    # against phrasings sharing a word with it; and its phrasings' shapes.
+    # against phrasings sharing a word with it; and its phrasings' shapes (see surface).
     holding: list[dict[str, list[int]]] = field(default_factory=list)
     shapes: list[list[str]] = field(default_factory=list)
 
@@ -186,7 +185,6 @@ class Matcher:
                         text=q,
                         keyword=i >= len(entry.questions),
                         tokens=" ".join(sorted(set(toks))),
-                        surface="" if i >= len(entry.questions) else surface(q),
                         words=tuple((alternatives(t), 0.0) for t in dict.fromkeys(toks)),
                     )
                     # Keywords join the phrasings for the fit score (scaled down), so a
@@ -231,7 +229,7 @@ class Matcher:
             synonyms={k: tuple(sorted(v)) for k, v in synonym_map.items()},
             phrasings=phrasings,
             holding=holding,
-            shapes=[[p.surface for p in eps if p.surface] for eps in phrasings],
+            shapes=[[surface(q) for q in entry.questions] for entry in entries],
         )
 
     # --- query ---------------------------------------------------------------------------
@@ -330,7 +328,7 @@ class Matcher:
             return []
         by_coverage = sorted(coverage.items(), key=lambda kv: kv[1], reverse=True)
         # Entries tied with the last one kept are kept too (up to twice as many), so
-        # file order never decides which entry is considered.
+        # file order does not decide which entries are considered.
         cut_at = min(s.candidates, len(by_coverage))
         limit_ties = min(2 * s.candidates, len(by_coverage))
         while cut_at < limit_ties and by_coverage[cut_at][1] >= by_coverage[cut_at - 1][1] - 1e-9:
@@ -429,7 +427,7 @@ class Matcher:
 
 
 def _asked(phrasing: str) -> list[str]:
-    """Returns a phrasing's content stems, less a cue that only a passage can answer."""
+    """Returns a phrasing's content stems, less the office cue, which no phrasing unlocks."""
     return [t for t in content_stems(phrasing) if t != OFFICE_CUE]
 
 

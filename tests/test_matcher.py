@@ -405,12 +405,21 @@ entries:
 """
 
 
+def build_matcher(
+    directory: Path, name: str, source: str, entries: str, *, synonyms: str | None = None
+) -> Matcher:
+    """Returns a matcher over one source and one entries file written to ``directory``."""
+    (directory / "sources").mkdir()
+    (directory / "sources" / f"{name}.md").write_text(source, encoding="utf-8")
+    (directory / f"{name}.yaml").write_text(entries, encoding="utf-8")
+    if synonyms is not None:
+        (directory / "synonyms.yaml").write_text(synonyms, encoding="utf-8")
+    return Matcher(load_knowledge(directory))
+
+
 @pytest.fixture
 def twin_matcher(tmp_path: Path) -> Matcher:
-    (tmp_path / "sources").mkdir()
-    (tmp_path / "sources" / "twin.md").write_text(TWIN_SOURCE, encoding="utf-8")
-    (tmp_path / "twin.yaml").write_text(TWIN_ENTRIES, encoding="utf-8")
-    return Matcher(load_knowledge(tmp_path))
+    return build_matcher(tmp_path, "twin", TWIN_SOURCE, TWIN_ENTRIES)
 
 
 def test_question_fitting_two_entries_equally_asks_mente_du(twin_matcher: Matcher):
@@ -493,10 +502,7 @@ entries:
 
 @pytest.fixture
 def cue_matcher(tmp_path: Path) -> Matcher:
-    (tmp_path / "sources").mkdir()
-    (tmp_path / "sources" / "cue.md").write_text(CUE_SOURCE, encoding="utf-8")
-    (tmp_path / "cue.yaml").write_text(CUE_ENTRIES, encoding="utf-8")
-    return Matcher(load_knowledge(tmp_path))
+    return build_matcher(tmp_path, "cue", CUE_SOURCE, CUE_ENTRIES)
 
 
 @pytest.mark.parametrize(
@@ -563,15 +569,12 @@ def test_out_of_scope_cues(question: str, cue: str | None):
 
 def test_a_cue_in_one_entry_does_not_pull_questions_towards_it(tmp_path: Path):
     """Only one entry has a "how do I" phrasing; other "how do I" questions are not its."""
-    (tmp_path / "sources").mkdir()
-    (tmp_path / "sources" / "cue.md").write_text(CUE_SOURCE, encoding="utf-8")
     entries = CUE_ENTRIES.replace(
         "questions: [Får helsestasjonen for ungdom lengre åpningstid?]",
         "questions: [Får helsestasjonen for ungdom lengre åpningstid?, "
         "Hvordan kan jeg gå på helsestasjonen om kvelden?]",
     )
-    (tmp_path / "cue.yaml").write_text(entries, encoding="utf-8")
-    matcher = Matcher(load_knowledge(tmp_path))
+    matcher = build_matcher(tmp_path, "cue", CUE_SOURCE, entries)
     # Shares only "kveld" with the how-to phrasing: not enough to answer with it.
     result = matcher.match("hvordan kan jeg få legevakt om kvelden")
     assert result.outcome != ANSWERED, result.ranked
@@ -579,14 +582,11 @@ def test_a_cue_in_one_entry_does_not_pull_questions_towards_it(tmp_path: Path):
 
 def test_a_phrasing_cannot_make_an_entry_answer_who_holds_an_office(tmp_path: Path):
     """Only a passage could name today's mayor; a staff phrasing asking it unlocks nothing."""
-    (tmp_path / "sources").mkdir()
-    (tmp_path / "sources" / "cue.md").write_text(CUE_SOURCE, encoding="utf-8")
     entries = CUE_ENTRIES.replace(
         "questions: [Blir legevakten på Nordby beholdt?]",
         "questions: [Blir legevakten på Nordby beholdt?, Hvem er ordfører på Nordby?]",
     )
-    (tmp_path / "cue.yaml").write_text(entries, encoding="utf-8")
-    matcher = Matcher(load_knowledge(tmp_path))
+    matcher = build_matcher(tmp_path, "cue", CUE_SOURCE, entries)
     assert matcher.match("hvem er ordfører på Nordby").outcome == DECLINED
     assert matcher.match("blir legevakta på Nordby beholdt").outcome == ANSWERED
 
@@ -638,10 +638,7 @@ entries:
 
 @pytest.fixture
 def shape_matcher(tmp_path: Path) -> Matcher:
-    (tmp_path / "sources").mkdir()
-    (tmp_path / "sources" / "shape.md").write_text(SHAPE_SOURCE, encoding="utf-8")
-    (tmp_path / "shape.yaml").write_text(SHAPE_ENTRIES, encoding="utf-8")
-    return Matcher(load_knowledge(tmp_path))
+    return build_matcher(tmp_path, "shape", SHAPE_SOURCE, SHAPE_ENTRIES)
 
 
 @pytest.mark.parametrize(
@@ -664,13 +661,13 @@ def test_the_wording_and_whole_words_decide_between_close_entries(
 
 def test_synonym_for_a_word_no_entry_uses_does_not_break_typo_correction(tmp_path: Path):
     """A staff synonym group may name words the entries do not use (yet)."""
-    (tmp_path / "sources").mkdir()
-    (tmp_path / "sources" / "twin.md").write_text(TWIN_SOURCE, encoding="utf-8")
-    (tmp_path / "twin.yaml").write_text(TWIN_ENTRIES, encoding="utf-8")
-    (tmp_path / "synonyms.yaml").write_text(
-        "synonyms:\n  funksjonsevne: [biblioteket, handikap]\n", encoding="utf-8"
+    matcher = build_matcher(
+        tmp_path,
+        "twin",
+        TWIN_SOURCE,
+        TWIN_ENTRIES,
+        synonyms="synonyms:\n  funksjonsevne: [biblioteket, handikap]\n",
     )
-    matcher = Matcher(load_knowledge(tmp_path))
     # "bibloteket" is corrected to "biblioteket", whose synonym no entry uses.
     result = matcher.match("bibloteket større")
     assert result.best is not None
