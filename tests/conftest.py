@@ -114,7 +114,7 @@ def knowledge_copy(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def shipped_kb():
     """The shipped knowledge base, loaded once for the session."""
-    from bot.knowledge import load_knowledge
+    from bot.core.knowledge import load_knowledge
 
     return load_knowledge(SHIPPED_KNOWLEDGE)
 
@@ -122,7 +122,7 @@ def shipped_kb():
 @pytest.fixture(scope="session")
 def shipped_matcher(shipped_kb):
     """One matcher over the shipped knowledge base, shared by the session."""
-    from bot.matcher import Matcher
+    from bot.core.matcher import Matcher
 
     return Matcher(shipped_kb)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO, SHIPPED_KNOWLEDGE, TINY_ENTRIES
 
-from bot.cli import build_parser
-from bot.knowledge import load_knowledge
+from bot.cli.main import build_parser
+from bot.core.knowledge import load_knowledge
 
 LEGEVAKT_QUESTION = "blir legevakten på Sørumsand beholdt?"
 LEGEVAKT_PASSAGE = "Legevakttjenesten på Sørumsand skal beholdes i perioden"

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from conftest import REPO, SHIPPED_KNOWLEDGE, TINY_ENTRIES
 
-from bot.checks import coverage_gaps, phrasing_problems
-from bot.errors import KnowledgeError, Problem
-from bot.knowledge import load_knowledge
-from bot.sources import parse_clean, parse_raw
-from bot.yamlio import load_yaml_text
+from bot.authoring.checks import coverage_gaps, phrasing_problems
+from bot.core.errors import KnowledgeError, Problem
+from bot.core.knowledge import load_knowledge
+from bot.core.sources import parse_clean, parse_raw
+from bot.core.yamlio import load_yaml_text
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 PLATFORM_SEED = SEEDS / "003_8eec51c7a359efe9.txt"

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import text
-from bot.errors import KnowledgeError
-from bot.evaluate import (
+from bot.core import text
+from bot.authoring.evaluate import (
     TARGET_DECLINED,
     TARGET_RIGHT,
     TARGET_WRONG,
@@ -20,11 +19,12 @@ from bot.evaluate import (
     format_report,
     load_eval_set,
 )
-from bot.knowledge import load_knowledge, phrasing_key
-from bot.matcher import AMBIGUOUS, ANSWERED, DECLINED, SMALLTALK, Matcher
-from bot.replies import compose
-from bot.sources import squash
-from bot.text import (
+from bot.core.errors import KnowledgeError
+from bot.core.knowledge import load_knowledge, phrasing_key
+from bot.core.matcher import AMBIGUOUS, ANSWERED, DECLINED, SMALLTALK, Matcher
+from bot.core.replies import compose
+from bot.core.sources import squash
+from bot.core.text import (
     clean,
     content_stems,
     detect_language,

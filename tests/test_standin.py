@@ -26,7 +26,8 @@ from telegram.ext import (
     filters,
 )
 from telegram.request import HTTPXRequest
-from telegram_standin import (
+
+from bot.devtools.standin import (
     NOT_MODIFIED,
     QUERY_TOO_OLD,
     BotApiStandIn,
@@ -658,7 +659,7 @@ async def test_the_standin_never_logs_the_token(
     with pytest.raises(BadRequest):
         await bot.send_message(USER, "<b>", parse_mode="HTML")
     await bot.send_message(USER, "Hei")
-    ours = [r for r in caplog.records if r.name.startswith(("telegram_standin", "aiohttp"))]
+    ours = [r for r in caplog.records if r.name.startswith(("bot.devtools.standin", "aiohttp"))]
     assert ours
     assert all(standin.token not in r.getMessage() for r in ours)
     assert standin.token in standin.tokens_seen

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import (
+from bot.questionlog.store import (
     SCHEMA_VERSION,
     Channel,
     Outcome,
@@ -90,7 +90,7 @@ def store_records(caplog: pytest.LogCaptureFixture, level: int, text: str) -> li
     return [
         r.getMessage()
         for r in caplog.records
-        if r.name == "bot.store" and r.levelno == level and text in r.getMessage()
+        if r.name == "bot.questionlog.store" and r.levelno == level and text in r.getMessage()
     ]
 
 
@@ -217,7 +217,7 @@ class _Failure:
 async def test_write_failure_keeps_events_logs_once_and_recovers(
     kind: str, qlog: QuestionLog, db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.store")
+    caplog.set_level(logging.INFO, logger="bot.questionlog.store")
     qlog.record(event("før feilen"))
     await qlog.flush()
     failure = _Failure(kind, qlog, db_path)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from conftest import TINY_ENTRIES
 
-from bot.knowledge import load_knowledge
-from bot.matcher import ANSWERED, Matcher
-from bot.teach import TeachError, add_phrasing
+from bot.authoring.teach import TeachError, add_phrasing
+from bot.core.knowledge import load_knowledge
+from bot.core.matcher import ANSWERED, Matcher
 
 
 def _snapshot(directory: Path) -> dict[str, bytes]:

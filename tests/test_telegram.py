@@ -28,14 +28,14 @@ from typing import Any
 import aiohttp
 import pytest
 from telegram.ext import Application
-from telegram_standin import BotApiStandIn, SentMessage
 
 from bot import logsetup
-from bot.config import Settings
-from bot.replies import EXAMPLE_QUESTIONS
-from bot.service import Answerer
-from bot.store import Pseudonymizer, QuestionLog
-from bot.telegram_app import ALLOWED_UPDATES, WEBHOOK_PATH, api_urls, build_application
+from bot.core.replies import EXAMPLE_QUESTIONS
+from bot.core.service import Answerer
+from bot.devtools.standin import BotApiStandIn, SentMessage
+from bot.questionlog.store import Pseudonymizer, QuestionLog
+from bot.settings import Settings
+from bot.telegram.app import ALLOWED_UPDATES, WEBHOOK_PATH, api_urls, build_application
 
 ROOT = Path(__file__).resolve().parents[1]
 USER = 1001

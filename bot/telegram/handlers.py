@@ -31,9 +31,9 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
-from bot.config import Settings
-from bot.errors import Problem
-from bot.replies import (
+from bot.authoring.teach import TeachError, add_phrasing
+from bot.core.errors import Problem
+from bot.core.replies import (
     AMBIGUOUS,
     ANSWERED,
     EXAMPLE_QUESTIONS,
@@ -44,9 +44,9 @@ from bot.replies import (
     phrase,
     smalltalk_text,
 )
-from bot.service import Answerer, log_event
-from bot.store import Channel, QuestionEvent, QuestionLog, StoredQuestion, StoreError
-from bot.teach import TeachError, add_phrasing
+from bot.core.service import Answerer, log_event
+from bot.questionlog.store import Channel, QuestionEvent, QuestionLog, StoredQuestion, StoreError
+from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 

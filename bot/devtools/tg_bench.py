@@ -13,10 +13,10 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from bot.config import load_settings
-from bot.service import Answerer
-from bot.store import Pseudonymizer, QuestionLog
-from bot.telegram_app import build_application
+from bot.core.service import Answerer
+from bot.questionlog.store import Pseudonymizer, QuestionLog
+from bot.settings import load_settings
+from bot.telegram.app import build_application
 
 QUESTIONS = (
     "blir legevakten på Sørumsand beholdt?",
@@ -34,7 +34,7 @@ async def telegram_burst(
     knowledge_dir: Path, *, questions: int, users: int, flood_limit: float = 30.0
 ) -> dict:
     """Pushes questions from many users at once and returns throughput and latency."""
-    from telegram_standin import BotApiStandIn  # from tests/, put on sys.path by the caller
+    from bot.devtools.standin import BotApiStandIn
 
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         async with BotApiStandIn() as standin:

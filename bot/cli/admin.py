@@ -9,15 +9,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bot.errors import BotError
+from bot.core.errors import BotError
 
 EXIT_OK = 0
 
 
 async def _with_log(args: argparse.Namespace, work: Callable[[Any, Any], Awaitable[int]]) -> int:
     """Opens the question log named by --database or the settings, runs work, closes it."""
-    from bot.config import load_settings
-    from bot.store import Pseudonymizer, QuestionLog, StoreError, load_or_create_secret
+    from bot.questionlog.store import Pseudonymizer, QuestionLog, StoreError, load_or_create_secret
+    from bot.settings import load_settings
 
     settings = load_settings()
     path = Path(args.database) if args.database else settings.bot_database
@@ -41,7 +41,7 @@ async def _with_log(args: argparse.Namespace, work: Callable[[Any, Any], Awaitab
 
 
 def cmd_unanswered(args: argparse.Namespace) -> int:
-    from bot.store import format_unanswered
+    from bot.questionlog.store import format_unanswered
 
     async def work(log, _):
         groups = await log.unanswered(days=args.days)
@@ -77,9 +77,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_teach(args: argparse.Namespace) -> int:
-    from bot.cli import _knowledge_dir
-    from bot.knowledge import DEFAULT_KNOWLEDGE_DIR
-    from bot.teach import add_phrasing
+    from bot.authoring.teach import add_phrasing
+    from bot.cli.main import _knowledge_dir
+    from bot.core.knowledge import DEFAULT_KNOWLEDGE_DIR
 
     async def work(log, _):
         stored = await log.get(args.question_ref)

@@ -7,8 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
-from bot.matcher import AMBIGUOUS
-from bot.service import Answerer, log_event
+from bot.core.matcher import AMBIGUOUS
+from bot.core.service import Answerer, log_event
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +27,8 @@ def run_chat(*, knowledge_dir: Path | None = None) -> int:
 async def _open_log():
     """Opens the question log, or returns None (the chat works without it)."""
     try:
-        from bot.config import load_settings
-        from bot.store import Pseudonymizer, QuestionLog, load_or_create_secret
+        from bot.questionlog.store import Pseudonymizer, QuestionLog, load_or_create_secret
+        from bot.settings import load_settings
 
         settings = load_settings()
         secret = load_or_create_secret(
@@ -50,7 +50,7 @@ async def _open_log():
 
 
 async def _chat(answerer: Answerer) -> int:
-    from bot.store import Channel
+    from bot.questionlog.store import Channel
 
     log = await _open_log()
     interactive = sys.stdin.isatty()

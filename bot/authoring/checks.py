@@ -6,9 +6,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.errors import Problem
-from bot.knowledge import KnowledgeBase
-from bot.matcher import Matcher
+from bot.core.errors import Problem
+from bot.core.knowledge import KnowledgeBase
+from bot.core.matcher import Matcher
 
 _SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+[»”\"]?|$)")
 

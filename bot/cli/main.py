@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot.errors import BotError, KnowledgeError, UsageError
+from bot.core.errors import BotError, KnowledgeError, UsageError
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -26,8 +26,8 @@ def _knowledge_dir(args: argparse.Namespace) -> Path | None:
 
 
 def _load(args: argparse.Namespace):
-    from bot.knowledge import load_knowledge
-    from bot.matcher import Matcher
+    from bot.core.knowledge import load_knowledge
+    from bot.core.matcher import Matcher
 
     kb = load_knowledge(_knowledge_dir(args))
     return kb, Matcher(kb)
@@ -38,7 +38,7 @@ def _load(args: argparse.Namespace):
 
 def ask_payload(kb, matcher, question: str) -> dict:
     """Returns the JSON object ``ask --json`` prints for one question."""
-    from bot.replies import compose
+    from bot.core.replies import compose
 
     result = matcher.match(question)
     reply = compose(kb, result)
@@ -67,7 +67,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     def one(question: str) -> str:
         if args.json:
             return json.dumps(ask_payload(kb, matcher, question), ensure_ascii=False)
-        from bot.replies import compose
+        from bot.core.replies import compose
 
         return compose(kb, matcher.match(question)).as_text()
 
@@ -86,7 +86,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from bot.checks import coverage_gaps, phrasing_problems
+    from bot.authoring.checks import coverage_gaps, phrasing_problems
 
     try:
         kb, matcher = _load(args)
@@ -126,8 +126,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from bot.importer import draft_entries
-    from bot.sources import SourceMeta, parse_raw, render_clean
+    from bot.authoring.importer import draft_entries
+    from bot.core.sources import SourceMeta, parse_raw, render_clean
 
     path = Path(args.file)
     try:
@@ -172,7 +172,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from bot.evaluate import (
+    from bot.authoring.evaluate import (
         BASELINE_CUTOFF,
         baseline,
         evaluate,
@@ -206,7 +206,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from bot.console import run_chat
+    from bot.cli.console import run_chat
 
     return run_chat(knowledge_dir=_knowledge_dir(args))
 
@@ -215,7 +215,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from bot.bench import run_bench
+    from bot.devtools.bench import run_bench
 
     return run_bench(knowledge_dir=_knowledge_dir(args), quick=args.quick, telegram=args.telegram)
 
@@ -224,7 +224,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot.telegram_app import run_bot
+    from bot.telegram.app import run_bot
 
     return run_bot(knowledge_dir=_knowledge_dir(args))
 
@@ -301,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("run", cmd_run, "run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")
 
-    from bot.admin_cli import register as register_admin
+    from bot.cli.admin import register as register_admin
 
     register_admin(add)
     return parser

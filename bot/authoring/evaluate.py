@@ -16,11 +16,11 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 from rapidfuzz import fuzz, process, utils
 
-from bot.errors import KnowledgeError, Problem
-from bot.knowledge import Entry, KnowledgeBase
-from bot.matcher import AMBIGUOUS, ANSWERED, DECLINED, SMALLTALK, Matcher
-from bot.sources import squash
-from bot.yamlio import YamlError, line_of, load_yaml_text, to_plain
+from bot.core.errors import KnowledgeError, Problem
+from bot.core.knowledge import Entry, KnowledgeBase
+from bot.core.matcher import AMBIGUOUS, ANSWERED, DECLINED, SMALLTALK, Matcher
+from bot.core.sources import squash
+from bot.core.yamlio import YamlError, line_of, load_yaml_text, to_plain
 
 TARGET_RIGHT = 90.0
 TARGET_WRONG = 3.0

@@ -20,12 +20,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from rapidfuzz import fuzz, process
 
-from bot.errors import KnowledgeError, Problem
-from bot.sources import SourceDocument, SourceMeta, load_sources, squash
-from bot.text import words
-from bot.yamlio import YamlError, line_of, load_yaml_text, to_plain
+from bot.core.errors import KnowledgeError, Problem
+from bot.core.sources import SourceDocument, SourceMeta, load_sources, squash
+from bot.core.text import words
+from bot.core.yamlio import YamlError, line_of, load_yaml_text, to_plain
 
-DEFAULT_KNOWLEDGE_DIR = Path(__file__).resolve().parent.parent / "knowledge"
+DEFAULT_KNOWLEDGE_DIR = Path(__file__).resolve().parents[2] / "knowledge"
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,59}$"  # ≤ 60 chars: "a:<id>" fits Telegram's 64 bytes
 
 _FIXES = {

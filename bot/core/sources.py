@@ -16,8 +16,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.errors import KnowledgeError, Problem
-from bot.yamlio import YamlError, load_yaml_text
+from bot.core.errors import KnowledgeError, Problem
+from bot.core.yamlio import YamlError, load_yaml_text
 
 SECTION_SEPARATOR = " › "
 INTRO_SECTION = "Innledning"
@@ -318,7 +318,7 @@ def _has_children(path: tuple[str, ...], sections: list[tuple[tuple[str, ...], l
 
 def render_clean(doc: RawDocument, meta: SourceMeta) -> str:
     """Renders a recovered document as a clean source file with front matter."""
-    from bot.yamlio import dump_yaml_text
+    from bot.core.yamlio import dump_yaml_text
 
     out = ["---", dump_yaml_text(meta.model_dump(exclude_none=True)).rstrip(), "---", ""]
     for path, paragraphs in doc.sections:

@@ -15,7 +15,7 @@ Typical use::
         standin.push_message(42, "Hei!")
         [reply] = await standin.wait_for_messages(1, chat_id=42)
 
-Run ``python tests/telegram_standin.py --port 8081`` to serve it by hand (add ``--chat`` to
+Run ``python -m bot.devtools.standin --port 8081`` to serve it by hand (add ``--chat`` to
 type messages as user 1 and see the bot's replies).
 """
 

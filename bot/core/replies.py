@@ -10,9 +10,9 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from bot.knowledge import Entry, KnowledgeBase
-from bot.matcher import AMBIGUOUS, ANSWERED, DECLINED, SMALLTALK, Candidate, MatchResult
-from bot.sources import SourceMeta
+from bot.core.knowledge import Entry, KnowledgeBase
+from bot.core.matcher import AMBIGUOUS, ANSWERED, DECLINED, SMALLTALK, Candidate, MatchResult
+from bot.core.sources import SourceMeta
 
 MUNICIPALITY_URL = "https://www.lillestrom.kommune.no"
 TELEGRAM_LIMIT = 4096

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 
 
 class Settings(BaseSettings):

@@ -14,12 +14,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bot.checks import phrasing_problems
-from bot.errors import BotError, KnowledgeError
-from bot.knowledge import load_knowledge, phrasing_key
-from bot.matcher import Matcher
-from bot.sources import squash
-from bot.yamlio import round_trip_yaml
+from bot.authoring.checks import phrasing_problems
+from bot.core.errors import BotError, KnowledgeError
+from bot.core.knowledge import load_knowledge, phrasing_key
+from bot.core.matcher import Matcher
+from bot.core.sources import squash
+from bot.core.yamlio import round_trip_yaml
 
 
 class TeachError(BotError):

@@ -32,11 +32,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot import tg_handlers as h
-from bot.config import Settings, load_settings
+from bot.core.service import Answerer
 from bot.logsetup import configure_logging
-from bot.service import Answerer
-from bot.store import Pseudonymizer, QuestionLog, StoreError, load_or_create_secret
+from bot.questionlog.store import Pseudonymizer, QuestionLog, StoreError, load_or_create_secret
+from bot.settings import Settings, load_settings
+from bot.telegram import handlers as h
 
 logger = logging.getLogger(__name__)
 

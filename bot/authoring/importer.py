@@ -7,9 +7,9 @@ import re
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import FoldedScalarString
 
-from bot.sources import RawDocument, section_key
-from bot.text import fold, words
-from bot.yamlio import dump_yaml_text
+from bot.core.sources import RawDocument, section_key
+from bot.core.text import fold, words
+from bot.core.yamlio import dump_yaml_text
 
 _FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(\s|$)")
 

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
 
-from bot.knowledge import Entry, KnowledgeBase
-from bot.text import (
+from bot.core.events import Outcome
+from bot.core.knowledge import Entry, KnowledgeBase
+from bot.core.text import (
     OFFICE_CUE,
     content_stems,
     cut,
@@ -34,10 +35,11 @@ from bot.text import (
     words,
 )
 
-ANSWERED = "answered"
-AMBIGUOUS = "ambiguous"
-DECLINED = "declined"
-SMALLTALK = "smalltalk"
+# One vocabulary for outcomes, shared with the edges (the question log, the channels).
+ANSWERED = Outcome.ANSWERED
+AMBIGUOUS = Outcome.AMBIGUOUS
+DECLINED = Outcome.DECLINED
+SMALLTALK = Outcome.SMALLTALK
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class MatchResult:
     """What the matcher made of a question."""
 
     question: str
-    outcome: str
+    outcome: Outcome
     best: Candidate | None = None
     alternatives: tuple[Candidate, ...] = ()
     ranked: tuple[Candidate, ...] = ()

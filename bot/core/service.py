@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.errors import KnowledgeError, Problem
-from bot.knowledge import DEFAULT_KNOWLEDGE_DIR, KnowledgeBase, fingerprint, load_knowledge
-from bot.matcher import Matcher
-from bot.replies import Reply, answer_entry, compose
-from bot.store import Channel, Outcome, QuestionEvent
+from bot.core.errors import KnowledgeError, Problem
+from bot.core.events import Channel, Outcome, QuestionEvent
+from bot.core.knowledge import DEFAULT_KNOWLEDGE_DIR, KnowledgeBase, fingerprint, load_knowledge
+from bot.core.matcher import Matcher
+from bot.core.replies import Reply, answer_entry, compose
 
 logger = logging.getLogger(__name__)
 

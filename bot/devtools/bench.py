@@ -23,10 +23,10 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process, utils
 
-from bot.knowledge import Entry, KnowledgeBase, load_knowledge
-from bot.matcher import Matcher
+from bot.core.knowledge import Entry, KnowledgeBase, load_knowledge
+from bot.core.matcher import Matcher
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEV_SET = REPO / "tests" / "data" / "dev_questions.yaml"
 
 
@@ -52,7 +52,7 @@ def _latencies(
 def _questions(kb: KnowledgeBase) -> list[str]:
     """Returns realistic questions: the dev set if present, else perturbed phrasings."""
     if DEV_SET.exists():
-        from bot.evaluate import load_eval_set
+        from bot.authoring.evaluate import load_eval_set
 
         return [item.q for item in load_eval_set(DEV_SET)]
     rng = random.Random(7)
@@ -184,13 +184,9 @@ def run_bench(*, knowledge_dir: Path | None, quick: bool = False, telegram: bool
 
 def _telegram_throughput(knowledge_dir: Path, *, quick: bool) -> dict | None:
     """Measures questions answered per second through the real Application and the stand-in."""
-    tests_dir = REPO / "tests"
-    if not (tests_dir / "telegram_standin.py").exists():
-        print("\ntelegram: skipped (tests/telegram_standin.py is not here)")
-        return None
     try:
-        sys.path.insert(0, str(tests_dir))
-        from bot.tg_bench import telegram_burst
+        # The stand-in needs aiohttp, a development dependency.
+        from bot.devtools.tg_bench import telegram_burst
     except ImportError as exc:
         print(f"\ntelegram: skipped ({exc})")
         return None
