@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.core import text
 from bot.authoring.evaluate import (
     TARGET_DECLINED,
     TARGET_RIGHT,
@@ -19,6 +18,7 @@ from bot.authoring.evaluate import (
     format_report,
     load_eval_set,
 )
+from bot.core import text
 from bot.core.errors import KnowledgeError
 from bot.core.knowledge import load_knowledge, phrasing_key
 from bot.core.matcher import AMBIGUOUS, ANSWERED, DECLINED, SMALLTALK, Matcher

@@ -30,7 +30,7 @@ import pytest
 from telegram.ext import Application
 
 from bot import logsetup
-from bot.core.replies import EXAMPLE_QUESTIONS
+from bot.core.messages import EXAMPLE_QUESTIONS
 from bot.core.service import Answerer
 from bot.devtools.standin import BotApiStandIn, SentMessage
 from bot.questionlog.store import Pseudonymizer, QuestionLog

@@ -12,78 +12,10 @@ from dataclasses import dataclass
 
 from bot.core.knowledge import Entry, KnowledgeBase
 from bot.core.matcher import AMBIGUOUS, ANSWERED, DECLINED, SMALLTALK, Candidate, MatchResult
+from bot.core.messages import EXAMPLE_QUESTIONS, phrase
 from bot.core.sources import SourceMeta
 
-MUNICIPALITY_URL = "https://www.lillestrom.kommune.no"
 TELEGRAM_LIMIT = 4096
-
-EXAMPLE_QUESTIONS = (
-    "Blir legevakten på Sørumsand beholdt?",
-    "Hva skjer med eiendomsskatten?",
-    "Når ble Fet, Skedsmo og Sørum slått sammen?",
-)
-
-_T = {
-    "nb": {
-        "source": "Kilde",
-        "unsure": "Jeg er ikke helt sikker på hva du mener. Mente du …?",
-        "pick": "Svar med nummeret, eller spør på en annen måte.",
-        "decline": (
-            "Beklager, det finner jeg ikke noe svar på i dokumentene jeg kjenner: "
-            "nettsiden om sammenslåingen av Fet, Skedsmo og Sørum, og den politiske "
-            "plattformen for 2019–2023. Prøv gjerne å spørre på en annen måte, eller "
-            f"kontakt Lillestrøm kommune på {MUNICIPALITY_URL}."
-        ),
-        "greeting": (
-            "Hei! Jeg svarer på spørsmål om Lillestrøm kommune: sammenslåingen av Fet, "
-            "Skedsmo og Sørum i 2020, og den politiske plattformen for 2019–2023. "
-            "Spør for eksempel: «{example}»"
-        ),
-        "thanks": "Bare hyggelig! Spør gjerne om mer.",
-        "bye": "Ha det bra!",
-        "help": (
-            "Jeg svarer på spørsmål om Lillestrøm kommune ut fra to dokumenter: nettsiden om "
-            "sammenslåingen av Fet, Skedsmo og Sørum (2018), og den politiske plattformen "
-            "for kommunestyreperioden 2019–2023. Svaret er alltid sitert ordrett, med kilde.\n"
-            "Jeg vet ikke noe om åpningstider, rutetider, saksbehandling eller hvem som "
-            f"har vervene i dag; da er {MUNICIPALITY_URL} rett sted.\n"
-            "Eksempler:\n{examples}"
-        ),
-        "see_also": "Se også",
-    },
-    "en": {
-        "source": "Source",
-        "unsure": "I'm not quite sure what you mean. Did you mean …?",
-        "pick": "Reply with the number, or ask in another way.",
-        "decline": (
-            "Sorry, I can't find an answer to that in the documents I know: the web page "
-            "on the merger of Fet, Skedsmo and Sørum, and the political platform for "
-            "2019–2023. Try asking in another way, or contact Lillestrøm kommune at "
-            f"{MUNICIPALITY_URL}."
-        ),
-        "greeting": (
-            "Hi! I answer questions about Lillestrøm kommune: the 2020 merger of Fet, "
-            "Skedsmo and Sørum, and the political platform for 2019–2023 (quoted in "
-            "Norwegian). Try: «{example}»"
-        ),
-        "thanks": "You're welcome! Ask me anything else.",
-        "bye": "Goodbye!",
-        "help": (
-            "I answer questions about Lillestrøm kommune from two documents: the web page on "
-            "the merger of Fet, Skedsmo and Sørum (2018), and the political platform for "
-            "the council period 2019–2023. Answers are quoted word for word, in Norwegian, "
-            "with their source.\nI know nothing about opening hours, timetables, case "
-            f"handling or who holds an office today; {MUNICIPALITY_URL} is the place for "
-            "that.\nExamples:\n{examples}"
-        ),
-        "see_also": "See also",
-    },
-}
-
-
-def phrase(key: str, language: str) -> str:
-    """Returns one of the bot's own sentences in the resident's language."""
-    return _T.get(language, _T["nb"])[key]
 
 
 @dataclass(frozen=True)

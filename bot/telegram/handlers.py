@@ -33,15 +33,13 @@ from telegram.ext import ContextTypes
 
 from bot.authoring.teach import TeachError, add_phrasing
 from bot.core.errors import Problem
+from bot.core.messages import EXAMPLE_QUESTIONS, phrase
 from bot.core.replies import (
     AMBIGUOUS,
     ANSWERED,
-    EXAMPLE_QUESTIONS,
-    MUNICIPALITY_URL,
     SMALLTALK,
     Reply,
     esc,
-    phrase,
     smalltalk_text,
 )
 from bot.core.service import Answerer, log_event
@@ -66,72 +64,6 @@ LOG_WAIT_SECONDS = 2.0
 
 _REF_RE = re.compile(r"[a-z2-7]{4,32}")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
-
-TEXTS: dict[str, dict[str, str]] = {
-    "nb": {
-        "welcome": (
-            "Hei! Jeg svarer på spørsmål om Lillestrøm kommune ut fra to dokumenter: nettsiden "
-            "om sammenslåingen av Fet, Skedsmo og Sørum til Lillestrøm kommune (2020), og den "
-            "politiske plattformen for 2019–2023. Svarene er sitater, med kilde.\n\n"
-            "Jeg vet ikke noe om åpningstider, rutetider, saksbehandling eller hvem som har "
-            f"vervene i dag – da er {MUNICIPALITY_URL} rett sted.\n\n"
-            "Skriv spørsmålet ditt, eller trykk på et eksempel:"
-        ),
-        "commands": (
-            "/kilder viser dokumentene jeg svarer ut fra. I grupper svarer jeg når du nevner "
-            "meg (@{bot}), svarer på en melding fra meg eller skriver /spor og spørsmålet. "
-            "I andre chatter kan du skrive @{bot} og spørsmålet."
-        ),
-        "sources": "Jeg svarer bare ut fra disse dokumentene:",
-        "not_text": (
-            "Jeg leser bare tekst. Skriv spørsmålet ditt med ord, for eksempel: «{example}»"
-        ),
-        "unknown_command": "Den kommandoen kjenner jeg ikke. Skriv /help.",
-        "rate_limited": (
-            "Du har stilt mange spørsmål på kort tid. Vent et minutt, så svarer jeg igjen."
-        ),
-        "apology": "Beklager, noe gikk galt hos meg. Prøv igjen om litt.",
-        "vote_up": "Takk for tilbakemeldingen!",
-        "vote_down": "Takk! Vi bruker tilbakemeldingen til å gjøre svarene bedre.",
-        "stale": "Denne knappen virker ikke lenger. Skriv spørsmålet på nytt.",
-        "spor_usage": "Skriv spørsmålet etter /spor, for eksempel: /spor {example}",
-        "no_answer": "Fant ikke noe svar",
-    },
-    "en": {
-        "welcome": (
-            "Hi! I answer questions about Lillestrøm kommune from two documents: the web page "
-            "on the merger of Fet, Skedsmo and Sørum into Lillestrøm kommune (2020), and the "
-            "political platform for 2019–2023. Answers are quotes, in Norwegian, with their "
-            "source.\n\nI know nothing about opening hours, timetables, case handling or who "
-            f"holds an office today – {MUNICIPALITY_URL} is the place for that.\n\n"
-            "Type your question, or tap an example:"
-        ),
-        "commands": (
-            "/kilder shows the documents I answer from. In groups I answer when you mention "
-            "me (@{bot}), reply to a message of mine or type /spor and the question. In other "
-            "chats you can type @{bot} and the question."
-        ),
-        "sources": "I only answer from these documents:",
-        "not_text": "I only read text. Type your question in words, for example: «{example}»",
-        "unknown_command": "I don't know that command. Type /help.",
-        "rate_limited": (
-            "You have asked a lot of questions in a short time. Wait a minute and I will "
-            "answer again."
-        ),
-        "apology": "Sorry, something went wrong on my side. Please try again in a moment.",
-        "vote_up": "Thanks for the feedback!",
-        "vote_down": "Thanks! We use the feedback to improve the answers.",
-        "stale": "This button no longer works. Please ask again.",
-        "spor_usage": "Type the question after /spor, for example: /spor {example}",
-        "no_answer": "No answer found",
-    },
-}
-
-
-def text(key: str, language: str, **values: str) -> str:
-    """Returns one of the Telegram bot's own sentences in the resident's language."""
-    template = TEXTS.get(language, TEXTS["nb"])[key]
-    return template.format(**values) if values else template
 
 
 def user_language(user: User | None) -> str:
@@ -489,7 +421,7 @@ async def within_rate_limit(state: BotState, message: Message, user: User) -> bo
     verdict = state.limiter.check(user.id)
     if verdict == "notify":
         logger.info("a user exceeded %d questions per minute", state.limiter.limit)
-        await message.reply_text(text("rate_limited", user_language(user)))
+        await message.reply_text(phrase("rate_limited", user_language(user)))
     return verdict == "ok"
 
 
@@ -500,14 +432,16 @@ async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Welcomes the resident: what the bot knows, what it does not, and examples to tap."""
     lang = user_language(update.effective_user)
     await update.effective_message.reply_text(
-        text("welcome", lang), reply_markup=examples_keyboard(), do_quote=False
+        phrase("welcome", lang), reply_markup=examples_keyboard(), do_quote=False
     )
 
 
 async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Explains what the bot answers, how to ask it in groups and inline, with examples."""
     lang = user_language(update.effective_user)
-    body = smalltalk_text("help", lang) + "\n\n" + text("commands", lang, bot=bot_username(context))
+    body = (
+        smalltalk_text("help", lang) + "\n\n" + phrase("commands", lang, bot=bot_username(context))
+    )
     await update.effective_message.reply_text(
         body, reply_markup=examples_keyboard(), do_quote=False
     )
@@ -516,7 +450,7 @@ async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Lists the source documents the answers come from, with their dates."""
     lang = user_language(update.effective_user)
-    lines = [esc(text("sources", lang))]
+    lines = [esc(phrase("sources", lang))]
     for source in state_of(context).answerer.kb.sources.values():
         meta = source.meta
         lines.append(f"\n• <b>{esc(meta.title)}</b> ({esc(meta.when)})\n{esc(meta.description)}")
@@ -533,7 +467,7 @@ async def on_ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     question = " ".join(context.args or [])
     if not question:
         example = EXAMPLE_QUESTIONS[0]
-        await message.reply_text(text("spor_usage", user_language(user), example=example))
+        await message.reply_text(phrase("spor_usage", user_language(user), example=example))
         return
     await ask(context, message=message, question=question, user=user)
 
@@ -547,7 +481,7 @@ async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
         username = bot_username(context)
         if not username or not command.lower().endswith(f"@{username.lower()}"):
             return
-    await message.reply_text(text("unknown_command", user_language(update.effective_user)))
+    await message.reply_text(phrase("unknown_command", user_language(update.effective_user)))
 
 
 # --------------------------------------------------------------------------- messages
@@ -579,7 +513,7 @@ async def on_not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
             return
     lang = user_language(update.effective_user)
-    await message.reply_text(text("not_text", lang, example=EXAMPLE_QUESTIONS[0]))
+    await message.reply_text(phrase("not_text", lang, example=EXAMPLE_QUESTIONS[0]))
 
 
 # --------------------------------------------------------------------------- buttons
@@ -593,12 +527,12 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         data = state_of(context).keys.resolve(data[2:]) or ""
     kind, _, rest = data.partition(":")
     action = CALLBACKS.get(kind)
-    stale = text("stale", user_language(query.from_user))
+    stale = phrase("stale", user_language(query.from_user))
     try:
         note = await action(update, context, rest) if action else stale
     except Exception:
         with contextlib.suppress(TelegramError):
-            await query.answer(text("apology", user_language(query.from_user)))
+            await query.answer(phrase("apology", user_language(query.from_user)))
         raise
     with contextlib.suppress(BadRequest):  # only "query is too old" after a slow action
         await query.answer(note)
@@ -618,7 +552,7 @@ async def on_example_button(
     query = update.callback_query
     message = accessible(query.message)
     if message is None or not rest.isdigit() or int(rest) >= len(EXAMPLE_QUESTIONS):
-        return text("stale", user_language(query.from_user))
+        return phrase("stale", user_language(query.from_user))
     question = EXAMPLE_QUESTIONS[int(rest)]
     await ask(context, message=message, question=question, user=query.from_user, quote=False)
     return None
@@ -635,7 +569,7 @@ async def on_alternative_button(
     started = time.perf_counter()
     reply = state.answerer.answer_entry(entry_id, language="en" if english else "nb")
     if message is None or reply is None:
-        return text("stale", user_language(query.from_user))
+        return phrase("stale", user_language(query.from_user))
     asked = message.reply_to_message
     question = (question_text(asked, bot_username(context)) if asked else "") or (
         reply.result.question
@@ -654,13 +588,13 @@ async def on_vote_button(
     lang = user_language(query.from_user)
     ref, _, value = rest.partition(":")
     if not _REF_RE.fullmatch(ref) or value not in ("1", "-1"):
-        return text("stale", lang)
+        return phrase("stale", lang)
     state_of(context).vote(ref, int(value))
     message = accessible(query.message)
     if message is not None and message.reply_markup is not None:
         with contextlib.suppress(BadRequest):
             await message.edit_reply_markup(reply_markup=None)
-    return text("vote_up" if value == "1" else "vote_down", lang)
+    return phrase("vote_up" if value == "1" else "vote_down", lang)
 
 
 async def edit_or_send(message: Message, **kwargs: Any) -> None:
@@ -711,7 +645,7 @@ def inline_results(state: BotState, reply: Reply) -> list[InlineQueryResultArtic
         if out:
             return out
     plain = reply.as_text()
-    title = label(plain) if reply.outcome == SMALLTALK else text("no_answer", reply.language)
+    title = label(plain) if reply.outcome == SMALLTALK else phrase("no_answer", reply.language)
     return [
         InlineQueryResultArticle(
             id=reply.outcome,
@@ -926,7 +860,7 @@ async def on_teach_pick_question(
     query, state = update.callback_query, state_of(context)
     message = accessible(query.message)
     if not state.is_admin(query.from_user) or message is None:
-        return text("stale", user_language(query.from_user))
+        return phrase("stale", user_language(query.from_user))
     await message.reply_text(**await teach_choices(state, ref), do_quote=False)
     return None
 
@@ -945,7 +879,7 @@ async def _teach_button(
     query, state = update.callback_query, state_of(context)
     message = accessible(query.message)
     if not state.is_admin(query.from_user) or message is None or not entry_id:
-        return text("stale", user_language(query.from_user))
+        return phrase("stale", user_language(query.from_user))
 
     async def work() -> None:
         await edit_or_send(message, text=await teach(state, ref, entry_id))
@@ -999,7 +933,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         if addressed is None and not (message.text or "").startswith("/"):
             return
     with contextlib.suppress(TelegramError):
-        await message.reply_text(text("apology", user_language(update.effective_user)))
+        await message.reply_text(phrase("apology", user_language(update.effective_user)))
 
 
 CALLBACKS = {

@@ -1,0 +1,145 @@
+"""Every sentence the bot says in its own words, in Norwegian (nb) and English (en).
+
+Quoted passages come from the knowledge base; everything else a resident reads comes
+from this one table, so a new sentence or a change of tone is made here.
+"""
+
+from __future__ import annotations
+
+MUNICIPALITY_URL = "https://www.lillestrom.kommune.no"
+
+EXAMPLE_QUESTIONS = (
+    "Blir legevakten på Sørumsand beholdt?",
+    "Hva skjer med eiendomsskatten?",
+    "Når ble Fet, Skedsmo og Sørum slått sammen?",
+)
+
+_REPLIES: dict[str, dict[str, str]] = {
+    "nb": {
+        "source": "Kilde",
+        "unsure": "Jeg er ikke helt sikker på hva du mener. Mente du …?",
+        "pick": "Svar med nummeret, eller spør på en annen måte.",
+        "decline": (
+            "Beklager, det finner jeg ikke noe svar på i dokumentene jeg kjenner: "
+            "nettsiden om sammenslåingen av Fet, Skedsmo og Sørum, og den politiske "
+            "plattformen for 2019–2023. Prøv gjerne å spørre på en annen måte, eller "
+            f"kontakt Lillestrøm kommune på {MUNICIPALITY_URL}."
+        ),
+        "greeting": (
+            "Hei! Jeg svarer på spørsmål om Lillestrøm kommune: sammenslåingen av Fet, "
+            "Skedsmo og Sørum i 2020, og den politiske plattformen for 2019–2023. "
+            "Spør for eksempel: «{example}»"
+        ),
+        "thanks": "Bare hyggelig! Spør gjerne om mer.",
+        "bye": "Ha det bra!",
+        "help": (
+            "Jeg svarer på spørsmål om Lillestrøm kommune ut fra to dokumenter: nettsiden om "
+            "sammenslåingen av Fet, Skedsmo og Sørum (2018), og den politiske plattformen "
+            "for kommunestyreperioden 2019–2023. Svaret er alltid sitert ordrett, med kilde.\n"
+            "Jeg vet ikke noe om åpningstider, rutetider, saksbehandling eller hvem som "
+            f"har vervene i dag; da er {MUNICIPALITY_URL} rett sted.\n"
+            "Eksempler:\n{examples}"
+        ),
+        "see_also": "Se også",
+    },
+    "en": {
+        "source": "Source",
+        "unsure": "I'm not quite sure what you mean. Did you mean …?",
+        "pick": "Reply with the number, or ask in another way.",
+        "decline": (
+            "Sorry, I can't find an answer to that in the documents I know: the web page "
+            "on the merger of Fet, Skedsmo and Sørum, and the political platform for "
+            "2019–2023. Try asking in another way, or contact Lillestrøm kommune at "
+            f"{MUNICIPALITY_URL}."
+        ),
+        "greeting": (
+            "Hi! I answer questions about Lillestrøm kommune: the 2020 merger of Fet, "
+            "Skedsmo and Sørum, and the political platform for 2019–2023 (quoted in "
+            "Norwegian). Try: «{example}»"
+        ),
+        "thanks": "You're welcome! Ask me anything else.",
+        "bye": "Goodbye!",
+        "help": (
+            "I answer questions about Lillestrøm kommune from two documents: the web page on "
+            "the merger of Fet, Skedsmo and Sørum (2018), and the political platform for "
+            "the council period 2019–2023. Answers are quoted word for word, in Norwegian, "
+            "with their source.\nI know nothing about opening hours, timetables, case "
+            f"handling or who holds an office today; {MUNICIPALITY_URL} is the place for "
+            "that.\nExamples:\n{examples}"
+        ),
+        "see_also": "See also",
+    },
+}
+
+
+_TELEGRAM: dict[str, dict[str, str]] = {
+    "nb": {
+        "welcome": (
+            "Hei! Jeg svarer på spørsmål om Lillestrøm kommune ut fra to dokumenter: nettsiden "
+            "om sammenslåingen av Fet, Skedsmo og Sørum til Lillestrøm kommune (2020), og den "
+            "politiske plattformen for 2019–2023. Svarene er sitater, med kilde.\n\n"
+            "Jeg vet ikke noe om åpningstider, rutetider, saksbehandling eller hvem som har "
+            f"vervene i dag – da er {MUNICIPALITY_URL} rett sted.\n\n"
+            "Skriv spørsmålet ditt, eller trykk på et eksempel:"
+        ),
+        "commands": (
+            "/kilder viser dokumentene jeg svarer ut fra. I grupper svarer jeg når du nevner "
+            "meg (@{bot}), svarer på en melding fra meg eller skriver /spor og spørsmålet. "
+            "I andre chatter kan du skrive @{bot} og spørsmålet."
+        ),
+        "sources": "Jeg svarer bare ut fra disse dokumentene:",
+        "not_text": (
+            "Jeg leser bare tekst. Skriv spørsmålet ditt med ord, for eksempel: «{example}»"
+        ),
+        "unknown_command": "Den kommandoen kjenner jeg ikke. Skriv /help.",
+        "rate_limited": (
+            "Du har stilt mange spørsmål på kort tid. Vent et minutt, så svarer jeg igjen."
+        ),
+        "apology": "Beklager, noe gikk galt hos meg. Prøv igjen om litt.",
+        "vote_up": "Takk for tilbakemeldingen!",
+        "vote_down": "Takk! Vi bruker tilbakemeldingen til å gjøre svarene bedre.",
+        "stale": "Denne knappen virker ikke lenger. Skriv spørsmålet på nytt.",
+        "spor_usage": "Skriv spørsmålet etter /spor, for eksempel: /spor {example}",
+        "no_answer": "Fant ikke noe svar",
+    },
+    "en": {
+        "welcome": (
+            "Hi! I answer questions about Lillestrøm kommune from two documents: the web page "
+            "on the merger of Fet, Skedsmo and Sørum into Lillestrøm kommune (2020), and the "
+            "political platform for 2019–2023. Answers are quotes, in Norwegian, with their "
+            "source.\n\nI know nothing about opening hours, timetables, case handling or who "
+            f"holds an office today – {MUNICIPALITY_URL} is the place for that.\n\n"
+            "Type your question, or tap an example:"
+        ),
+        "commands": (
+            "/kilder shows the documents I answer from. In groups I answer when you mention "
+            "me (@{bot}), reply to a message of mine or type /spor and the question. In other "
+            "chats you can type @{bot} and the question."
+        ),
+        "sources": "I only answer from these documents:",
+        "not_text": "I only read text. Type your question in words, for example: «{example}»",
+        "unknown_command": "I don't know that command. Type /help.",
+        "rate_limited": (
+            "You have asked a lot of questions in a short time. Wait a minute and I will "
+            "answer again."
+        ),
+        "apology": "Sorry, something went wrong on my side. Please try again in a moment.",
+        "vote_up": "Thanks for the feedback!",
+        "vote_down": "Thanks! We use the feedback to improve the answers.",
+        "stale": "This button no longer works. Please ask again.",
+        "spor_usage": "Type the question after /spor, for example: /spor {example}",
+        "no_answer": "No answer found",
+    },
+}
+
+
+# One table: the answering core's sentences and the channels' own.
+MESSAGES: dict[str, dict[str, str]] = {
+    language: {**_REPLIES[language], **_TELEGRAM[language]} for language in _REPLIES
+}
+
+
+def phrase(key: str, language: str, **values: str) -> str:
+    """Returns one of the bot's own sentences in the resident's language, filled in."""
+    template = MESSAGES.get(language, MESSAGES["nb"])[key]
+    return template.format(**values) if values else template
