@@ -10,6 +10,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.core.errors import ConfigError
 
+# The knowledge shipped beside the code, used when BOT_KNOWLEDGE_DIR is not set.
+DEFAULT_KNOWLEDGE_DIR = Path(__file__).resolve().parent.parent / "knowledge"
+
 
 class Settings(BaseSettings):
     """Every setting the bot reads, named as its environment variable."""
@@ -40,6 +43,11 @@ class Settings(BaseSettings):
     bot_log_dir: Path | None = None
     bot_log_retention_days: int = Field(default=30, ge=1)
     bot_log_level: str = "INFO"
+
+    @property
+    def knowledge_path(self) -> Path:
+        """Returns the knowledge directory: BOT_KNOWLEDGE_DIR, else the shipped knowledge/."""
+        return self.bot_knowledge_dir or DEFAULT_KNOWLEDGE_DIR
 
     @field_validator("bot_admin_ids", mode="before")
     @classmethod

@@ -408,8 +408,10 @@ def test_the_tiny_knowledge_base_loads(tiny_knowledge: Path):
 
 
 def test_environment_variable_names_the_directory(tiny_knowledge: Path, monkeypatch):
+    from bot.settings import load_settings
+
     monkeypatch.setenv("BOT_KNOWLEDGE_DIR", str(tiny_knowledge))
-    assert len(load_knowledge().entries) == 4
+    assert len(load_knowledge(load_settings(_env_file=None).knowledge_path).entries) == 4
 
 
 @pytest.mark.parametrize(

@@ -78,8 +78,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_teach(args: argparse.Namespace) -> int:
     from bot.authoring.teach import add_phrasing
-    from bot.cli.main import _knowledge_dir
-    from bot.core.knowledge import DEFAULT_KNOWLEDGE_DIR
+    from bot.cli.common import knowledge_dir
 
     async def work(log, _):
         stored = await log.get(args.question_ref)
@@ -91,7 +90,7 @@ def cmd_teach(args: argparse.Namespace) -> int:
         return stored.question
 
     question = asyncio.run(_with_log(args, work))
-    directory = _knowledge_dir(args) or DEFAULT_KNOWLEDGE_DIR
+    directory = knowledge_dir(args)
     path = add_phrasing(directory, args.entry_id, question)
     print(f"taught '{question}' to entry '{args.entry_id}' in {path}")
     return EXIT_OK

@@ -18,7 +18,7 @@ BANNER = (
 )
 
 
-def run_chat(*, knowledge_dir: Path | None = None) -> int:
+def run_chat(*, knowledge_dir: Path) -> int:
     """Runs the console chat until end of input; returns the exit code."""
     answerer = Answerer(knowledge_dir)
     return asyncio.run(_chat(answerer))

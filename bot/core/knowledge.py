@@ -10,7 +10,6 @@ touches the database.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,7 +24,6 @@ from bot.core.sources import SourceDocument, SourceMeta, load_sources, squash
 from bot.core.text import words
 from bot.core.yamlio import YamlError, line_of, load_yaml_text, to_plain
 
-DEFAULT_KNOWLEDGE_DIR = Path(__file__).resolve().parents[2] / "knowledge"
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,59}$"  # ≤ 60 chars: "a:<id>" fits Telegram's 64 bytes
 
 _FIXES = {
@@ -137,9 +135,9 @@ def fingerprint(directory: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(out)
 
 
-def load_knowledge(directory: Path | str | None = None) -> KnowledgeBase:
+def load_knowledge(directory: Path | str) -> KnowledgeBase:
     """Loads and validates the knowledge base; raises KnowledgeError listing every problem."""
-    directory = Path(directory or os.environ.get("BOT_KNOWLEDGE_DIR") or DEFAULT_KNOWLEDGE_DIR)
+    directory = Path(directory)
     if not directory.is_dir():
         raise KnowledgeError(
             [

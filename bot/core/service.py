@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bot.core.errors import KnowledgeError, Problem
 from bot.core.events import Channel, Outcome, QuestionEvent
-from bot.core.knowledge import DEFAULT_KNOWLEDGE_DIR, KnowledgeBase, fingerprint, load_knowledge
+from bot.core.knowledge import KnowledgeBase, fingerprint, load_knowledge
 from bot.core.matcher import Matcher
 from bot.core.replies import Reply, answer_entry, compose
 
@@ -32,8 +32,8 @@ class Answered:
 class Answerer:
     """Answers questions from the current knowledge base and reloads it on demand."""
 
-    def __init__(self, knowledge_dir: Path | None = None) -> None:
-        self.directory = Path(knowledge_dir or DEFAULT_KNOWLEDGE_DIR)
+    def __init__(self, knowledge_dir: Path) -> None:
+        self.directory = Path(knowledge_dir)
         self._fingerprint = fingerprint(self.directory)
         kb = load_knowledge(self.directory)
         # Knowledge and matcher are swapped together, as one reference, so a reload in

@@ -16,85 +16,28 @@ from functools import lru_cache
 
 import snowballstemmer
 
+from bot.core.lexicon import lexicon, word_list
+
 # Questions longer than this are cut before matching, so a 100,000-character message
 # costs no more than a long question. No genuine question needs more.
 MAX_QUESTION_CHARS = 500
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
-_STOP_NB = """
-a alle all annen andre at av bare begge bli blir ble blitt både da de dem den denne
-der deres det dette dere disse du eller en ene enn er et ett ei etter for fordi fra før
-få får fikk gjør gjøre gjort ha hadde har hen her hva hvem hvilke hvilken hvilket hvis
-hvor hvordan hvorfor hvorledes han hun hos i ikke ingen inn jeg ja kan kunne kommune
-kommunen kommunens litt man med meg men mer mest min mine mitt mot mye må måtte nei noe
-noen nok nå når og også om opp oss over på sa sant samme seg selv si sier sin sine sitt
-skal skulle slik slike som så sånn til tror uten ut var vel ved vi vil ville vår vårt
-våre være vært værende veldig egentlig liksom altså visst vet vite lurer lurte spørsmål lure
-fortell fortelle forklar kanskje skje skjer går gå gjelder angår gang ting sagt si sier
-ute inne hit dit her der snart greia greie ass åssen assen ka kem dæm dem døm me mæ
-æ jæ ikkje itj ittj nåkka noen nån sånt sånne masse mye lissom typ liksom da vel jo
-hæ hmm ok okei vet veit skjønner skjønne lurer mener synes syns tenker mi di e te
-kor ka kva ko mor
-dere deg dykk hjelpe politikerne stemmer stemme riktig
-""".split()
+_STOP_NB = word_list("stopwords", "nb")
+_STOP_NN = word_list("stopwords", "nn")
+_STOP_EN = word_list("stopwords", "en")
+_NOISE = frozenset(word_list("stopwords", "noise"))
 
-_STOP_NN = """
-kva kven kvar korleis kvifor kva for eg ho me dei dykk ein eit ikkje ikkje noko nokon
-mykje meir fleire berre frå hjå utan vere vore verande værande vert vart blei blitt då no
-skal kan vil
-må får har ha var er og eller men om at som i på til med av for ved etter før mot seg
-sin sitt sine min mitt mine din ditt dine vår vårt våre deira deim kommunen kommune
-eigentleg heilt sjølv slik sånn mange korleis
-""".split()
-
-_STOP_EN = """
-a about after all also am an and any are as at be been before being but by can could did
-do does doing done for from get gets getting got had has have having he her here him his
-how i if in into is it its just me my no not now of on or our out over please she should
-so some tell than that the their them then there these they this those to too under us
-very was we were what whats when where which who whom why will with would you your know
-want yes any ask asking anyone someone hey lot lots really actually thing things
-wondering municipality council's going gonna anything something does platform make sure
-happen happens happened happening
-""".split()
-
-# Small talk: greetings, thanks, goodbyes and requests for help, recognised on folded
-# words so that "hei", "hallo" and "takk" are understood with or without æøå. A message
-# is small talk only when every word in it is small talk or a stop word.
-SMALLTALK = {
-    "help": "hjelp help meny menu info hjelpe".split(),
-    "thanks": "takk tusen takker takka tack thanks thank thx ty ok okei okay flott supert".split(),
-    "bye": "bye goodbye snakkes hadet hade ha-det".split(),
-    "greeting": """hei heisann hallo halla hallais hey hi hello hiya morn morna god dag
-        morgen kveld goddag good morning evening afternoon""".split(),
+SMALLTALK: dict[str, list[str]] = {
+    kind: words_.split() for kind, words_ in lexicon("smalltalk")["kinds"].items()
 }
-# "hva kan du?", "what can you do?": only stop words, but a request for help.
-_HELP_PHRASES = (
-    "hva kan du",
-    "kva kan du",
-    "what can you do",
-    "who are you",
-    "hvem er du",
-    "kven er du",
-    "hva vet du",
-    "kva veit du",
-    "what do you know",
-)
-# Greetings and thanks said alongside a real question carry no topic.
-_NOISE = frozenset("hei heisann hallo halla hey hi hello takk thanks thx".split())
+_HELP_PHRASES = tuple(word_list("smalltalk", "help_phrases"))
+_BYE_PHRASES = tuple(word_list("smalltalk", "bye_phrases"))
 
-_ENGLISH_MARKERS = set(
-    """what who where when why how which is are was were will would should the a an
-    and or of in on for to does do did can could kept closed school schools kindergarten
-    kindergartens tax property elderly hospital emergency please there their this that""".split()
-)
-_NORWEGIAN_MARKERS = set(
-    """hva hvem hvor hvordan hvorfor når er blir skal kan og eller i på til for det
-    den de som om ikke ikkje kva kven kvar korleis eg jeg vi med av er fra frå""".split()
-) - {"i"}  # English "I" would count as Norwegian "i"
-# Place names carry æøå in English questions too ("Will Sørumsand keep …").
-_PLACES = frozenset("lillestrøm sørumsand sørum fetsund blaker øyeren skjærva".split())
+_ENGLISH_MARKERS = frozenset(word_list("language", "english"))
+_NORWEGIAN_MARKERS = frozenset(word_list("language", "norwegian"))
+_PLACES = frozenset(word_list("language", "places"))
 
 _FOLD = [
     ("æ", "e"),
@@ -170,46 +113,10 @@ def fold(word: str) -> str:
     return word
 
 
-# Snowball strips suffixes but knows no irregular forms: "slo", "slått" and "slå" get
-# three stems, so "hvorfor slo de sammen kommunene" would miss "slått sammen". Each
-# line is one word's forms (bokmål, nynorsk); all of them share the first one's stem.
-_FORMS = """
-slå slår slo slått slåtte slås
-vedta vedtar vedtok vedtatt vedtatte vedtas vedteke vedtek vedtekne
-ta tar tok tatt tas teke tatte
-gi gir gav gitt gis gje gjev gjeve gjevne
-velge velger valgte valgt velges velje valde vald
-selge selger solgte solgt selges selje selde seld
-sette setter satte satt settes
-legge legger lagt legges lagd leggje
-gå går gikk gått gåes gjekk
-få får fikk fått fås fekk
-stenge stenger stengte stengt stenges stengje
-øke øker økte økt økes auke aukar auka aukast
-bygge bygger bygde bygget bygges byggje byggjer
-beholde beholder beholdt beholdes behalde beheld behaldt
-holde holder holdt holdes halde haldt
-fortsette fortsetter fortsatte fortsatt fortsettes
-flytte flytter flyttet flytta flyttes
-bestemme bestemmer bestemte bestemt bestemmes
-prioritere prioriterer prioriterte prioritert prioriteres
-redusere reduserer reduserte redusert reduseres
-styrke styrker styrket styrka styrkes
-skjerpe skjerper skjerpet skjerpa
-bie bier biene bien bia
-ny nye nytt
-sammen saman
-vei veien veier veiene veg vegen vegar vegane
-utslipp utslippet utslippene utslepp utsleppet utsleppa
-telefonnummer telefonnummeret telefonnumre telefonnumrene
-sykehjem sykehjemmet sykehjemmene sjukeheim sjukeheimen sjukeheimar sjukeheimane
-"""
-
-
-def _forms_table(table: str) -> dict[str, str]:
+def _forms_table(table: list[str]) -> dict[str, str]:
     """Returns each listed form mapped to the stem of its line's first word."""
     out: dict[str, str] = {}
-    for line in table.strip().splitlines():
+    for line in table:
         forms = line.split()
         root = fold(_snowball(forms[0]))
         for form in forms:
@@ -219,15 +126,12 @@ def _forms_table(table: str) -> dict[str, str]:
 
 # Built at import, not on first use: stems are cached, and a half-built table seen
 # from the reload thread would cache a wrong stem for good.
-_FORM_OF = _forms_table(_FORMS)
-# Words whose Snowball stem is another word's: "marka" (the forest) is not "mark"
-# (the field, as in "dyrka mark").
-_OWN_STEM = {"marka": "marka", "markas": "marka"}
+_FORM_OF = _forms_table(word_list("forms", "irregular"))
+_OWN_STEM: dict[str, str] = dict(lexicon("forms")["own_stem"])
 # Snowball strips "-lege" as if it were the adjective ending ("offentlege"), so
 # "fastlege" became "fast" and found the entry on permanent jobs. Doctors keep theirs.
 _DOCTOR = re.compile(
-    r"^(fast|skole|skule|kommune|over|sykehjems|sjukeheims|natt|tann|bedrifts|turnus"
-    r"|allmenn|privat|barne|spesialist)lege(n|r|ne|ar|ane)?s?$"
+    r"^(" + "|".join(word_list("forms", "doctor_prefixes")) + r")lege(n|r|ne|ar|ane)?s?$"
 )
 
 
@@ -255,31 +159,11 @@ def is_stopword(word: str) -> bool:
 # What a question asks for says which of two nearby passages answers it ("how many
 # live here" wants the population, "why merge" the reasons), so interrogatives become
 # intent tokens instead of being dropped with the other stop words.
-_INTENT_PAIRS = {
-    ("hvor", "mange"): "?antall",
-    ("kor", "mange"): "?antall",
-    ("how", "many"): "?antall",
-    ("hvor", "mye"): "?mengde",
-    ("kor", "mykje"): "?mengde",
-    ("how", "much"): "?mengde",
-    ("hvor", "lenge"): "?varighet",
-    ("kor", "lenge"): "?varighet",
-    ("how", "long"): "?varighet",
-    ("kva", "tid"): "?tid",
+_INTENT_PAIRS: dict[tuple[str, str], str] = {
+    tuple(pair.split()): intent  # type: ignore[misc]  # two words by construction
+    for pair, intent in lexicon("intents")["pairs"].items()
 }
-_INTENT_WORDS = {
-    "hvem": "?hvem",
-    "kven": "?hvem",
-    "who": "?hvem",
-    "når": "?tid",
-    "when": "?tid",
-    "hvorfor": "?hvorfor",
-    "kvifor": "?hvorfor",
-    "why": "?hvorfor",
-    "hvor": "?hvor",
-    "kvar": "?hvor",
-    "where": "?hvor",
-}
+_INTENT_WORDS: dict[str, str] = dict(lexicon("intents")["words"])
 
 
 # Questions after things the source documents never hold: contact details, opening
@@ -289,22 +173,9 @@ _INTENT_WORDS = {
 # declined while a phrasing "får helsestasjonen lengre åpningstid" still finds its
 # passage. Words with an everyday second sense ("åpen barnehage", "nok skoler", "next
 # term", "naturlig avgang") are left out.
-_OUT_OF_SCOPE = {
-    fold(w): "!" + stem(w)
-    for w in """telefon telefonnummer telefonnr tlf adresse adressa epost e-post email
-    phone address åpningstid åpningstider åpningstida åpningstidene opningstid opningstider
-    åpner opnar stenger opening opens closes kroner kr koster kostar cost costs price
-    prices søknadsfrist søknadsfristen deadline timetable rutetid rutetider
-    departure departures today tomorrow tonight idag imorgen ikveld iår thisyear thisweek
-    pass passet passport været weather forecast værmelding henting hentes hentet tømming tømmes
-    tømt""".split()
-}
-# Inflections the list does not spell out ("telefonnummeret", "adressen") are caught
-# by their stem; a stem shared with an everyday word ("open"/"åpen") is not listed.
+_OUT_OF_SCOPE = {fold(w): "!" + stem(w) for w in word_list("cues", "out_of_scope")}
 _OUT_OF_SCOPE_STEMS = {
-    stem(w): _OUT_OF_SCOPE[fold(w)]
-    for w in """telefon telefonnummer adresse epost email åpningstid opningstid søknadsfrist
-    rutetid departure timetable passport""".split()
+    stem(w): _OUT_OF_SCOPE[fold(w)] for w in word_list("cues", "out_of_scope_by_stem")
 }
 # "Hvordan søker jeg", "how do I register": a resident asking how to use a service,
 # which a political platform never says; only an entry whose phrasings ask it so answers.
@@ -321,19 +192,9 @@ _NOW = re.compile(r"\b(i|this)\s+(dag|morgen|kveld|år|aar|year|week)\b", re.IGN
 # declined; the matcher ignores it in phrasings, where it would only be a mistake.
 OFFICE_CUE = "!office"
 # "Neste buss", "next train": a timetable question, though "neste periode" is not.
-_NEXT = frozenset({"neste", "next"})
-_DEPARTING = frozenset(
-    fold(w)
-    for w in """avgang avgangen buss bussen bussar busser tog toget trikk trikken bane banen
-    t-bane t-banen båt båten ferje ferja ferga bus train trains tram ferry boat flight fly
-    flyet""".split()
-)
-_OFFICES = frozenset(
-    fold(w)
-    for w in """ordfører ordføraren ordføreren varaordfører rådmann rådmannen kommunedirektør
-    kommunedirektøren kommunaldirektør mayor leder lederen sjef sjefen direktør rektor
-    rektoren principal headmaster headteacher styreleder styrelederen""".split()
-)
+_NEXT = frozenset(word_list("cues", "next"))
+_DEPARTING = frozenset(fold(w) for w in word_list("cues", "departing"))
+_OFFICES = frozenset(fold(w) for w in word_list("cues", "offices"))
 
 
 def content_stems(text: str) -> list[str]:
@@ -385,7 +246,7 @@ def smalltalk_kind(text: str) -> str | None:
         t in STOPWORDS or t in _ALL_SMALLTALK for t in tokens
     ):
         return "help"
-    if joined in ("ha det", "ha det bra", "ha de", "ha det godt"):
+    if joined in _BYE_PHRASES:
         return "bye"
     if any(t not in _ALL_SMALLTALK and t not in STOPWORDS for t in tokens):
         return None

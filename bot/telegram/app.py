@@ -320,7 +320,7 @@ def run_bot(*, knowledge_dir: Path | None) -> int:
         log_dir=settings.bot_log_dir,
         retention_days=settings.bot_log_retention_days,
     )
-    answerer = Answerer(knowledge_dir or settings.bot_knowledge_dir)
+    answerer = Answerer(knowledge_dir or settings.knowledge_path)
     app = build_application(settings, answerer, open_question_log(settings))
     if settings.bot_webhook_url:
         logger.info("receiving updates by webhook on port %d", settings.bot_webhook_port)

@@ -1,0 +1,122 @@
+"""Staff commands: ``check`` the knowledge base, ``import`` a document, ``eval`` quality."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from bot.cli.common import EXIT_ERROR, EXIT_OK, load
+from bot.core.errors import BotError, KnowledgeError, UsageError
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from bot.authoring.checks import coverage_gaps, phrasing_problems
+
+    try:
+        kb, matcher = load(args)
+    except KnowledgeError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"check failed: {len(exc.problems)} error(s)", file=sys.stderr)
+        return EXIT_ERROR
+    errors = phrasing_problems(kb, matcher)
+    for problem in errors:
+        print(problem, file=sys.stderr)
+    gaps, covered, total = coverage_gaps(kb)
+    for gap in gaps:
+        doc = kb.sources[gap.source]
+        print(
+            f"{doc.path}:{gap.line}: {'error' if args.strict else 'warning'}: "
+            f'no entry quotes this text in {gap.source} › {gap.section}: "{gap.text}". '
+            "Fix: add an entry whose answer quotes it.",
+            file=sys.stderr,
+        )
+    phrasings = sum(len(e.questions) for e in kb.entries)
+    pct = 100.0 * covered / total if total else 100.0
+    print(
+        f"{len(kb.entries)} entries, {phrasings} phrasings, {len(kb.sources)} sources, "
+        f"{len(kb.synonyms)} synonym groups; coverage {covered}/{total} sentences ({pct:.1f}%)"
+    )
+    failed = bool(errors) or (args.strict and bool(gaps))
+    if failed:
+        count = len(errors) + (len(gaps) if args.strict else 0)
+        print(f"check failed: {count} error(s)", file=sys.stderr)
+        return EXIT_ERROR
+    print("ok")
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from bot.authoring.importer import draft_entries
+    from bot.core.sources import SourceMeta, parse_raw, render_clean
+
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BotError(f"cannot read {path}: {exc}") from exc
+    doc = parse_raw(text, subheadings=args.subheading)
+    if not doc.sections:
+        raise BotError(f"{path}: found no paragraphs to import")
+    meta = SourceMeta(
+        id=args.id,
+        title=args.title or doc.title or args.id,
+        description=args.description or (doc.title or args.id),
+        date=args.date,
+        period=args.period,
+        url=args.url,
+        origin=str(path),
+    )
+    clean = render_clean(doc, meta)
+    drafts = draft_entries(doc, source_id=meta.id)
+    if args.output:
+        out = Path(args.output)
+        (out / "sources").mkdir(parents=True, exist_ok=True)
+        source_file = out / "sources" / f"{meta.id}.md"
+        draft_file = out / f"{meta.id}-draft.yaml"
+        for target in (source_file, draft_file):
+            if target.exists() and not args.force:
+                raise BotError(f"{target} exists; pass --force to overwrite it")
+        source_file.write_text(clean, encoding="utf-8")
+        draft_file.write_text(drafts, encoding="utf-8")
+        paragraphs = sum(len(p) for _, p in doc.sections)
+        print(
+            f"wrote {source_file} ({len(doc.sections)} sections, {paragraphs} paragraphs) "
+            f"and {draft_file}; add resident phrasings, then run `python -m bot check`"
+        )
+    else:
+        print(drafts, end="")
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from bot.authoring.evaluate import (
+        BASELINE_CUTOFF,
+        baseline,
+        evaluate,
+        format_leave_out,
+        format_report,
+        leave_out,
+        load_eval_set,
+    )
+
+    if (args.file is None) == (not args.leave_out):
+        raise UsageError("give an evaluation FILE or --leave-out (not both)")
+    kb, matcher = load(args)
+    if args.leave_out:
+        held = leave_out(kb)
+        if args.json:
+            print(json.dumps(held.summary(), ensure_ascii=False, indent=2))
+        else:
+            print(format_leave_out(held))
+        return EXIT_OK
+    items = load_eval_set(Path(args.file))
+    report = evaluate(matcher, items)
+    plain = baseline(kb, items, score_cutoff=BASELINE_CUTOFF)
+    if args.json:
+        print(json.dumps({**report.summary(), "baseline": plain}, ensure_ascii=False, indent=2))
+    else:
+        print(format_report(report, show_failures=not args.quiet, plain=plain))
+    return EXIT_OK

@@ -1,0 +1,164 @@
+"""The matcher's index: each entry's stems from its phrasings, keywords, passage and
+section, compounds split into their parts, staff synonyms folded in, IDF weights."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from bot.core.knowledge import Entry
+from bot.core.matcher.model import Settings
+from bot.core.text import OFFICE_CUE, content_stems, stem, surface, words
+
+
+@dataclass
+class Phrasing:
+    """One phrasing (or keyword) of an entry, reduced to weighted word alternatives."""
+
+    text: str
+    tokens: str  # space-joined stems, for rapidfuzz
+    keyword: bool = False
+    vocabulary: dict[str, float] = field(default_factory=dict)  # stem or part: how whole
+    words: tuple[tuple[tuple[tuple[str, float], ...], float], ...] = ()  # (stem, parts), idf
+    whole: float = 0.0  # the phrasing's information: the sum of its words' IDF
+
+
+@dataclass
+class Index:
+    """The entries' words, weights and phrasings, ready for scoring."""
+
+    entries: list[Entry]
+    weights: list[dict[str, float]]
+    postings: dict[str, list[tuple[int, float]]]
+    idf: dict[str, float]
+    unknown_idf: float
+    vocab: list[str]
+    synonyms: dict[str, tuple[str, ...]]
+    phrasings: list[list[Phrasing]] = field(default_factory=list)
+    # Per entry: which of its phrasings hold a word, so a question is fitted only
+    # against phrasings sharing a word with it; and its phrasings' shapes (see surface).
+    holding: list[dict[str, list[int]]] = field(default_factory=list)
+    shapes: list[list[str]] = field(default_factory=list)
+
+
+def build_index(
+    entries: Sequence[Entry], synonyms: dict[str, tuple[str, ...]], settings: Settings
+) -> Index:
+    """Builds the index of a knowledge base's entries and synonyms."""
+    s = settings
+    synonym_map: dict[str, set[str]] = defaultdict(set)
+    for word, variants in synonyms.items():
+        targets = tuple(content_stems(word)) or tuple(stem(w) for w in words(word))
+        for variant in variants:
+            for v in content_stems(variant):
+                synonym_map[v].update(t for t in targets if t != v)
+
+    raw_fields: list[list[tuple[list[str], float]]] = []
+    for entry in entries:
+        fields_ = [(asked(q), s.phrasing_weight) for q in entry.questions]
+        fields_ += [(asked(k), s.keyword_weight) for k in entry.keywords]
+        fields_.append((content_stems(entry.answer), s.answer_weight))
+        fields_.append((content_stems(entry.section.replace("›", " ")), s.section_weight))
+        raw_fields.append(fields_)
+    base_vocab = {t for fields_ in raw_fields for toks, _ in fields_ for t in toks}
+    base_vocab.update(t for ts in synonym_map.values() for t in ts)
+
+    splits: dict[str, tuple[str, ...]] = {}
+
+    def alternatives(token: str) -> tuple[tuple[str, float], ...]:
+        # A phrasing word is matched by itself, or more weakly by one of its parts.
+        parts = split_compound(token, base_vocab, cache=splits)
+        return ((token, 1.0), *((part, s.part_fit) for part in parts))
+
+    weights: list[dict[str, float]] = []
+    phrasings: list[list[Phrasing]] = []
+    for entry, fields_ in zip(entries, raw_fields, strict=True):
+        w: dict[str, float] = {}
+        for toks, weight in fields_:
+            for t in toks:
+                w[t] = max(w.get(t, 0.0), weight)
+                for part in split_compound(t, base_vocab, cache=splits):
+                    w[part] = max(w.get(part, 0.0), weight * s.compound_part)
+        weights.append(w)
+        phrasings.append(
+            [
+                Phrasing(
+                    text=q,
+                    keyword=i >= len(entry.questions),
+                    tokens=" ".join(sorted(set(toks))),
+                    words=tuple((alternatives(t), 0.0) for t in dict.fromkeys(toks)),
+                )
+                # Keywords join the phrasings for the fit score (scaled down), so a
+                # resident's single everyday word ("skatt") can carry a question.
+                for i, (q, (toks, _)) in enumerate(
+                    zip((*entry.questions, *entry.keywords), fields_, strict=False)
+                )
+            ]
+        )
+
+    postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for i, w in enumerate(weights):
+        for t, weight in w.items():
+            postings[t].append((i, weight))
+    n = max(len(entries), 1)
+    idf = {t: math.log(1.0 + n / len(p)) for t, p in postings.items()}
+    for entry_phrasings in phrasings:
+        for ph in entry_phrasings:
+            ph.words = tuple((alts, max(idf.get(a, 0.0) for a, _ in alts)) for alts, _ in ph.words)
+            vocabulary: dict[str, float] = {}
+            for alts, _ in ph.words:
+                for a, strength in alts:
+                    vocabulary[a] = max(vocabulary.get(a, 0.0), strength)
+            ph.vocabulary = vocabulary
+            ph.whole = sum(idf_ for _, idf_ in ph.words)
+    holding: list[dict[str, list[int]]] = []
+    for entry_phrasings in phrasings:
+        lookup: dict[str, list[int]] = defaultdict(list)
+        for i, ph in enumerate(entry_phrasings):
+            for word in ph.vocabulary:
+                lookup[word].append(i)
+        holding.append(dict(lookup))
+    return Index(
+        entries=list(entries),
+        weights=weights,
+        postings=dict(postings),
+        idf=idf,
+        unknown_idf=math.log(1.0 + n / 1.0),
+        vocab=sorted(postings),
+        synonyms={k: tuple(sorted(v)) for k, v in synonym_map.items()},
+        phrasings=phrasings,
+        holding=holding,
+        shapes=[[surface(q) for q in entry.questions] for entry in entries],
+    )
+
+
+def asked(phrasing: str) -> list[str]:
+    """Returns a phrasing's content stems, less the office cue, which no phrasing unlocks."""
+    return [t for t in content_stems(phrasing) if t != OFFICE_CUE]
+
+
+def split_compound(
+    token: str, vocab: Iterable[str] | dict, *, cache: dict[str, tuple[str, ...]] | None = None
+) -> tuple[str, ...]:
+    """Returns the two known parts of a compound word (with linking s/e), or ()."""
+    if len(token) < 8:
+        return ()
+    if cache is not None and token in cache:
+        return cache[token]
+    best: tuple[str, ...] = ()
+    best_len = 0
+    for i in range(3, len(token) - 2):
+        head, tail = token[:i], token[i:]
+        if head not in vocab:
+            continue
+        for link in ("", "s", "e"):
+            if link and not tail.startswith(link):
+                continue
+            rest = tail[len(link) :]
+            if len(rest) >= 3 and rest in vocab and min(len(head), len(rest)) > best_len:
+                best, best_len = (head, rest), min(len(head), len(rest))
+    if cache is not None and len(cache) < 100_000:
+        cache[token] = best
+    return best

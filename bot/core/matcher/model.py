@@ -1,0 +1,77 @@
+"""What the matcher decides: outcomes, candidates, results and the calibrated thresholds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.core.events import Outcome
+
+# One vocabulary for outcomes, shared with the edges (the question log, the channels).
+ANSWERED = Outcome.ANSWERED
+AMBIGUOUS = Outcome.AMBIGUOUS
+DECLINED = Outcome.DECLINED
+SMALLTALK = Outcome.SMALLTALK
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Weights and thresholds of the matcher, calibrated on the development set."""
+
+    answer_threshold: float = 58.0
+    gap_weight: float = 0.5
+    answer_floor: float = 52.0
+    min_gap: float = 8.0
+    alternative_threshold: float = 50.0
+    ambiguity_margin: float = 15.0
+    max_alternatives: int = 3
+    candidates: int = 12
+    coverage_weight: float = 0.4
+    fit_weight: float = 0.5
+    # Field weights: a word in a resident phrasing says more than one in the passage.
+    phrasing_weight: float = 1.0
+    keyword_weight: float = 0.9
+    keyword_fit: float = 0.85
+    answer_weight: float = 0.75
+    section_weight: float = 0.5
+    compound_part: float = 0.8
+    prefix_strength: float = 0.75
+    typo_cutoff: float = 80.0
+    short_typo_cutoff: float = 88.0
+    typo_min_length: int = 5
+    long_unknown: int = 7
+    short_unknown_scale: float = 0.5
+    # A phrasing word matched only by one part of a compound ("kommune" in
+    # "kommuneøkonomi") fits less than the whole word.
+    part_fit: float = 0.6
+    # Share of the score from the whole wording, stop words kept: "hva går skatten til"
+    # and "hva skjer med skatten" share every content word but not their shape.
+    surface_weight: float = 0.2
+    # A cue word ("telefonnummer", "how do I") matches no entry; it weighs against every
+    # entry like half an unknown word, so it lowers confidence without pulling anywhere.
+    cue_weight: float = 0.5
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An entry considered for a question, with its score (0–100) and closest phrasing."""
+
+    entry_id: str
+    score: float
+    question: str
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """What the matcher made of a question."""
+
+    question: str
+    outcome: Outcome
+    best: Candidate | None = None
+    alternatives: tuple[Candidate, ...] = ()
+    ranked: tuple[Candidate, ...] = ()
+    smalltalk: str | None = None
+    language: str = "nb"
+
+    @property
+    def answered(self) -> bool:
+        return self.outcome == ANSWERED

@@ -1,0 +1,195 @@
+"""Scoring: how much of a question's information each entry covers, how closely its
+best phrasing fits, and how alike the wordings are. Typos, compounds and prefixes are
+resolved against the index's vocabulary first."""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+
+from rapidfuzz import fuzz, process
+
+from bot.core.matcher.index import Index, Phrasing, split_compound
+from bot.core.matcher.model import Candidate, Settings
+
+
+class Scorer:
+    """Ranks an index's entries for a question's content stems."""
+
+    def __init__(self, index: Index, settings: Settings) -> None:
+        self._index = index
+        self.settings = settings
+        self._split_cache: dict[str, tuple[str, ...]] = {}
+        self._expand_cache: dict[str, tuple[tuple[str, float], ...]] = {}
+
+    def expand(self, token: str) -> tuple[tuple[str, float], ...]:
+        """Returns the index words a question word stands for, with how sure that is."""
+        cached = self._expand_cache.get(token)
+        if cached is not None:
+            return cached
+        ix, s = self._index, self.settings
+        out: dict[str, float] = {}
+        if token.startswith("!"):
+            # A cue only gates the answer (see _asks_beyond): matching it would pull every
+            # "how do I" question towards the few entries whose phrasings say it so.
+            return ()
+        if token in ix.postings:
+            out[token] = 1.0
+        for target in ix.synonyms.get(token, ()):
+            if target in ix.postings:
+                out[target] = max(out.get(target, 0.0), 1.0)
+        if not out:
+            for part in split_compound(token, ix.postings, cache=self._split_cache):
+                out[part] = s.compound_part
+        if not out and len(token) >= s.typo_min_length:
+            for word, score, _ in process.extract(
+                token,
+                ix.vocab,
+                scorer=fuzz.ratio,
+                processor=None,
+                # One wrong letter in a five-letter word is a different word
+                # ("snart"/"smart"); longer words tolerate more.
+                score_cutoff=s.typo_cutoff if len(token) >= 7 else s.short_typo_cutoff,
+                limit=2,
+            ):
+                out[word] = score / 100.0
+            for target in list(out):
+                for syn in ix.synonyms.get(target, ()):
+                    # A synonym group may name words no entry uses (yet).
+                    if syn in ix.postings:
+                        out.setdefault(syn, out[target])
+        if not out and len(token) >= s.typo_min_length:
+            start = bisect.bisect_left(ix.vocab, token)
+            for word in ix.vocab[start : start + 3]:
+                if word.startswith(token):
+                    out[word] = s.prefix_strength
+        result = tuple(out.items())
+        if len(self._expand_cache) < 100_000:
+            self._expand_cache[token] = result
+        return result
+
+    def unknown_weight(self, token: str) -> float:
+        """Returns the weight of a word the knowledge base has never seen.
+
+        Long unknown words are mostly topics the documents do not cover ("bompenger",
+        "telefonnummer"), so they weigh like the rarest known word; short ones are
+        mostly everyday filler ("gatt", "unga") and weigh less.
+        """
+        if token.startswith("?"):
+            return 0.0
+        if token.startswith("!"):
+            return self._index.unknown_idf * self.settings.cue_weight
+        s = self.settings
+        if token.isdigit():
+            return self._index.unknown_idf * s.short_unknown_scale / 2
+        scale = 1.0 if len(token) >= s.long_unknown else s.short_unknown_scale
+        return self._index.unknown_idf * scale
+
+    def rank(self, tokens: list[str], shape: str, *, limit: int | None) -> list[Candidate]:
+        """Returns the entries best matching a question's distinct content stems and shape."""
+        ix, s = self._index, self.settings
+        if not tokens or not ix.entries:
+            return []
+        expansions = [self.expand(t) for t in tokens]
+        token_idf = [
+            max((ix.idf[w] for w, _ in exp), default=self.unknown_weight(t))
+            for t, exp in zip(tokens, expansions, strict=True)
+        ]
+        total = sum(token_idf)
+        coverage: dict[int, float] = defaultdict(float)
+        for exp, weight in zip(expansions, token_idf, strict=True):
+            best_for_entry: dict[int, float] = {}
+            for word, strength in exp:
+                for entry_index, field_weight in ix.postings[word]:
+                    value = strength * field_weight
+                    if value > best_for_entry.get(entry_index, 0.0):
+                        best_for_entry[entry_index] = value
+            for entry_index, value in best_for_entry.items():
+                coverage[entry_index] += weight * value
+        if not coverage:
+            return []
+        by_coverage = sorted(coverage.items(), key=lambda kv: kv[1], reverse=True)
+        # Entries tied with the last one kept are kept too (up to twice as many), so
+        # file order does not decide which entries are considered.
+        cut_at = min(s.candidates, len(by_coverage))
+        limit_ties = min(2 * s.candidates, len(by_coverage))
+        while cut_at < limit_ties and by_coverage[cut_at][1] >= by_coverage[cut_at - 1][1] - 1e-9:
+            cut_at += 1
+        top = by_coverage[:cut_at]
+        query_words: dict[str, float] = {}
+        for token, exp in zip(tokens, expansions, strict=True):
+            for word, strength in exp:
+                query_words[word] = max(query_words.get(word, 0.0), strength)
+            query_words.setdefault(token, 1.0)
+        query_tokens = " ".join(sorted(query_words))
+        out = []
+        for entry_index, cov in top:
+            recall = cov / total
+            best_f, phrasing = 0.0, ix.entries[entry_index].questions[0]
+            holding = ix.holding[entry_index]
+            sharing = {i for word in query_words for i in holding.get(word, ())}
+            entry_phrasings = ix.phrasings[entry_index]
+            for i in sorted(sharing):
+                ph = entry_phrasings[i]
+                f = phrasing_fit(ph, query_words, expansions, token_idf, total)
+                if ph.keyword:
+                    f *= s.keyword_fit
+                if f > best_f:
+                    best_f = f
+                    phrasing = ix.entries[entry_index].questions[0] if ph.keyword else ph.text
+            sim = fuzz.token_set_ratio(
+                query_tokens,
+                next((p.tokens for p in ix.phrasings[entry_index] if p.text == phrasing), ""),
+                processor=None,
+            )
+            score = (
+                100.0 * (s.coverage_weight * recall + s.fit_weight * best_f)
+                + (1 - s.coverage_weight - s.fit_weight) * sim
+            )
+            if s.surface_weight:
+                closest = process.extractOne(
+                    shape,
+                    ix.shapes[entry_index],
+                    scorer=fuzz.ratio,
+                    processor=None,
+                    score_cutoff=0,
+                )
+                score += s.surface_weight * ((closest[1] if closest else 0.0) - score)
+            out.append(Candidate(ix.entries[entry_index].id, round(score, 1), phrasing))
+        out.sort(key=lambda c: c.score, reverse=True)
+        return out[:limit] if limit else out
+
+
+def phrasing_fit(
+    ph: Phrasing,
+    query_words: dict[str, float],
+    expansions: list[tuple[tuple[str, float], ...]],
+    token_idf: list[float],
+    total: float,
+) -> float:
+    """Returns the F1 of a phrasing against the question, both sides weighted by IDF."""
+    # Plain loops: this runs for hundreds of phrasings per question.
+    matched = 0.0
+    for alts, idf in ph.words:
+        best = 0.0
+        for word, part in alts:
+            strength = query_words.get(word)
+            if strength is not None and strength * part > best:
+                best = strength * part
+        matched += idf * best
+    if not matched or not ph.whole or not total:
+        return 0.0
+    precision = matched / ph.whole
+    own = ph.vocabulary
+    hit = 0.0
+    for exp, weight in zip(expansions, token_idf, strict=True):
+        best = 0.0
+        for word, strength in exp:
+            whole = own.get(word)
+            if whole is not None and strength * whole > best:
+                best = strength * whole
+        hit += weight * best
+    recall = hit / total
+    if precision + recall == 0:
+        return 0.0
+    return 2 * precision * recall / (precision + recall)
