@@ -24,6 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check bot tests
 	$(BIN)/ruff format --check bot tests
 	$(BIN)/hadolint Dockerfile
+	$(BIN)/mypy
 
 test: lint
 	$(BIN)/python -m bot check --strict

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -73,7 +73,7 @@ class Settings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Reads the settings; raises ConfigError with one clear line per bad value."""
     try:
         return Settings(**overrides)

@@ -16,9 +16,11 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 from rapidfuzz import fuzz, process, utils
 
+from bot.core.dialogue import Topic, respond
 from bot.core.errors import KnowledgeError, Problem
 from bot.core.knowledge import Entry, KnowledgeBase
-from bot.core.matcher import AMBIGUOUS, ANSWERED, DECLINED, SMALLTALK, Matcher
+from bot.core.matcher import AMBIGUOUS, ANSWERED, RELATED, Matcher
+from bot.core.replies import Reply
 from bot.core.sources import squash
 from bot.core.yamlio import YamlError, line_of, load_yaml_text, to_plain
 
@@ -29,14 +31,68 @@ TARGET_DECLINED = 90.0
 BASELINE_CUTOFF = 50.0
 
 
+class EvalPart(BaseModel):
+    """One question of a message that asks several: the fragment its answer must contain."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expect: str | None
+
+
 class EvalItem(BaseModel):
-    """One evaluation question and the fragment its answer must contain."""
+    """One evaluation message and the fragment its answer must contain."""
 
     model_config = ConfigDict(extra="forbid")
 
     q: str
     expect: str | None
     kind: str = "bokmål"
+    # A message asking several questions: what each should get (null: nothing to find).
+    parts: list[EvalPart] | None = None
+    # For a question the documents cannot answer: the nearest passage, which an honest
+    # partial ("related") answer may quote.
+    near: str | None = None
+    # Turns of one conversation share an id and are asked in order, with context.
+    conversation: str | None = None
+    turn: int = 0
+
+
+class EvalTurn(BaseModel):
+    """One turn of an evaluation conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    q: str
+    expect: str | None
+
+
+class EvalConversation(BaseModel):
+    """A short conversation: turns asked in order, follow-ups leaning on what came before."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    turns: list[EvalTurn]
+
+
+class EvalSet(BaseModel):
+    """An evaluation set of messages and conversations."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    questions: list[EvalItem] = []
+    conversations: list[EvalConversation] = []
+
+    def items(self) -> list[EvalItem]:
+        """Returns every message to ask, conversations' turns in order."""
+        out = list(self.questions)
+        for conv in self.conversations:
+            for i, turn in enumerate(conv.turns):
+                kind = "first turn" if i == 0 else "follow-up"
+                out.append(
+                    EvalItem(q=turn.q, expect=turn.expect, kind=kind, conversation=conv.id, turn=i)
+                )
+        return out
 
 
 def load_eval_set(path: Path) -> list[EvalItem]:
@@ -47,6 +103,13 @@ def load_eval_set(path: Path) -> list[EvalItem]:
         raise KnowledgeError([Problem(f"cannot read: {exc.strerror}", file=path)]) from exc
     except YamlError as exc:
         raise KnowledgeError([Problem(exc.message, file=path, line=exc.line)]) from exc
+    if isinstance(data, dict) and {"questions", "conversations"} & set(data):
+        try:
+            return EvalSet.model_validate(to_plain(data)).items()
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise KnowledgeError([Problem(err["msg"], file=path, field=where)]) from exc
     if not isinstance(data, list):
         raise KnowledgeError([Problem("expected a list of items with q, expect, kind", file=path)])
     items = []
@@ -67,7 +130,8 @@ class ItemResult:
 
     item: EvalItem
     outcome: str
-    verdict: str  # right, wrong, declined, clarified, declined-ok, answered-unanswerable
+    # right, wrong, related, declined, clarified, declined-ok, related-ok, answered-unanswerable
+    verdict: str
     entry_id: str | None
     expected: tuple[str, ...]
     reciprocal_rank: float
@@ -100,13 +164,18 @@ class EvalReport:
         for r in self.results:
             groups[r.item.kind].append(r)
         for kind, rs in sorted(groups.items()):
+            a = [r for r in rs if r.item.expect is not None]
+            u = [r for r in rs if r.item.expect is None]
             c = Counter(r.verdict for r in rs)
             by_kind[kind] = {
                 "questions": len(rs),
-                "right": self._pct(c["right"], len(rs)),
-                "wrong": self._pct(c["wrong"] + c["answered-unanswerable"], len(rs)),
-                "declined": self._pct(c["declined"] + c["declined-ok"], len(rs)),
-                "clarified": self._pct(c["clarified"], len(rs)),
+                "answerable": len(a),
+                "right": self._pct(c["right"], len(a)),
+                "wrong": self._pct(c["wrong"], len(a)),
+                "clarified": self._pct(sum(r.verdict == "clarified" for r in a), len(a)),
+                "unanswerable": len(u),
+                "unanswerable_ok": self._pct(c["declined-ok"] + c["related-ok"], len(u)),
+                "unanswerable_answered": self._pct(c["answered-unanswerable"], len(u)),
             }
         mrr = sum(r.reciprocal_rank for r in ans) / len(ans) if ans else 0.0
         return {
@@ -117,7 +186,12 @@ class EvalReport:
             "answered_wrong": self._pct(verdicts["wrong"], len(ans)),
             "clarified": self._pct(verdicts["clarified"], len(ans)),
             "declined": self._pct(verdicts["declined"], len(ans)),
-            "unanswerable_declined": self._pct(una_verdicts["declined-ok"], len(una)),
+            "related": self._pct(verdicts["related"], len(ans)),
+            # Declined, or answered honestly as "related": both are right for these.
+            "unanswerable_declined": self._pct(
+                una_verdicts["declined-ok"] + una_verdicts["related-ok"], len(una)
+            ),
+            "unanswerable_related": self._pct(una_verdicts["related-ok"], len(una)),
             "unanswerable_answered": self._pct(una_verdicts["answered-unanswerable"], len(una)),
             "unanswerable_clarified": self._pct(una_verdicts["clarified"], len(una)),
             "mrr": round(mrr, 3),
@@ -137,7 +211,13 @@ class EvalReport:
 
     def failures(self) -> list[ItemResult]:
         """Returns the items the matcher did not get right, wrong answers first."""
-        order = {"wrong": 0, "answered-unanswerable": 1, "clarified": 2, "declined": 3}
+        order = {
+            "wrong": 0,
+            "answered-unanswerable": 1,
+            "clarified": 2,
+            "related": 3,
+            "declined": 4,
+        }
         bad = [r for r in self.results if r.verdict in order]
         return sorted(bad, key=lambda r: order[r.verdict])
 
@@ -149,34 +229,58 @@ def expected_entries(matcher: Matcher, expect: str) -> tuple[str, ...]:
 
 
 def evaluate(matcher: Matcher, items: list[EvalItem]) -> EvalReport:
-    """Runs every question through the matcher and scores the outcomes."""
+    """Asks every message as the bot would (conversations in order, with their topic)."""
     report = EvalReport()
+    topics: dict[str, Topic | None] = {}
+    clock = 0.0
     for item in items:
-        result = matcher.match(item.q)
-        chosen = result.best.entry_id if result.best else None
-        if item.expect is None:
-            expected: tuple[str, ...] = ()
-            verdict = {
-                ANSWERED: "answered-unanswerable",
-                AMBIGUOUS: "clarified",
-                DECLINED: "declined-ok",
-                SMALLTALK: "declined-ok",
-            }[result.outcome]
-            rr = 0.0
-        else:
-            expected = expected_entries(matcher, item.expect)
-            if not expected:
-                report.unmapped.append(item)
-            if result.outcome == ANSWERED:
-                verdict = "right" if chosen in expected else "wrong"
-            elif result.outcome == AMBIGUOUS:
-                verdict = "clarified"
-            else:
-                verdict = "declined"
-            ranks = [i for i, c in enumerate(result.ranked, 1) if c.entry_id in expected]
-            rr = 1.0 / ranks[0] if ranks else 0.0
-        report.results.append(ItemResult(item, result.outcome, verdict, chosen, expected, rr))
+        clock += 1.0  # turns a second apart: well inside the topic's lifetime
+        topic = topics.get(item.conversation) if item.conversation else None
+        turn = respond(matcher.kb, matcher, item.q, topic=topic, now=clock)
+        if item.conversation:
+            topics[item.conversation] = turn.topic
+        report.results.append(_judge(matcher, item, turn.reply, report))
     return report
+
+
+def _judge(matcher: Matcher, item: EvalItem, reply: Reply, report: EvalReport) -> ItemResult:
+    """Returns the verdict on one message's reply."""
+    parts = reply.parts
+    answered = [p.entry.id for p in parts if p.outcome == ANSWERED and p.entry]
+    related = any(p.outcome == RELATED for p in parts)
+    unsure = any(p.outcome == AMBIGUOUS for p in parts)
+    first = parts[0].result
+    chosen = first.best.entry_id if first.best else None
+    if item.expect is None:
+        if answered:
+            verdict = "answered-unanswerable"
+        elif related:
+            verdict = "related-ok"
+        elif unsure:
+            verdict = "clarified"
+        else:
+            verdict = "declined-ok"
+        return ItemResult(item, first.outcome, verdict, chosen, (), 0.0)
+    expected = expected_entries(matcher, item.expect)
+    if not expected:
+        report.unmapped.append(item)
+    if item.parts:
+        for part in item.parts:
+            if part.expect is not None:
+                expected += expected_entries(matcher, part.expect)
+    if any(a in expected for a in answered):
+        verdict = "wrong" if any(a not in expected for a in answered) else "right"
+    elif answered:
+        verdict = "wrong"
+    elif related:
+        verdict = "related"
+    elif unsure:
+        verdict = "clarified"
+    else:
+        verdict = "declined"
+    ranks = [i for i, c in enumerate(first.ranked, 1) if c.entry_id in expected]
+    rr = 1.0 / ranks[0] if ranks else 0.0
+    return ItemResult(item, first.outcome, verdict, chosen, expected, rr)
 
 
 def baseline(kb: KnowledgeBase, items: list[EvalItem], *, score_cutoff: float) -> dict:
@@ -226,8 +330,10 @@ def format_report(
         f"{s['unanswerable']} unanswerable)",
         f"answerable:   answered right {s['answered_right']:5.1f}%  "
         f"answered wrong {s['answered_wrong']:5.1f}%  "
-        f"asked 'mente du' {s['clarified']:5.1f}%  declined {s['declined']:5.1f}%",
-        f"unanswerable: declined {s['unanswerable_declined']:5.1f}%  "
+        f"asked 'mente du' {s['clarified']:5.1f}%  related {s['related']:5.1f}%  "
+        f"declined {s['declined']:5.1f}%",
+        f"unanswerable: declined or related {s['unanswerable_declined']:5.1f}% "
+        f"(related {s['unanswerable_related']:.1f}%)  "
         f"answered {s['unanswerable_answered']:5.1f}%  "
         f"asked 'mente du' {s['unanswerable_clarified']:5.1f}%",
         f"MRR: {s['mrr']:.3f}",
@@ -241,12 +347,13 @@ def format_report(
         )
     lines += [
         "",
-        f"{'kind':<14}{'n':>4}{'right':>8}{'wrong':>8}{'declined':>10}{'mente du':>10}",
+        f"{'kind':<14}{'answerable':>11}{'right':>8}{'wrong':>8}{'mente du':>10}"
+        f"{'unanswerable':>14}{'declined/related':>18}",
     ]
     for kind, k in s["by_kind"].items():
         lines.append(
-            f"{kind:<14}{k['questions']:>4}{k['right']:>7.1f}%{k['wrong']:>7.1f}%"
-            f"{k['declined']:>9.1f}%{k['clarified']:>9.1f}%"
+            f"{kind:<14}{k['answerable']:>11}{k['right']:>7.1f}%{k['wrong']:>7.1f}%"
+            f"{k['clarified']:>9.1f}%{k['unanswerable']:>14}{k['unanswerable_ok']:>17.1f}%"
         )
     target = "meets" if report.meets_target() else "MISSES"
     lines += [
@@ -315,7 +422,7 @@ def leave_out(
         matcher = Matcher(replace(kb, entries=entries))
         for entry_id, i in pairs[k::folds]:
             result = matcher.match(kb.by_id[entry_id].questions[i])
-            found = result.outcome == ANSWERED and result.best.entry_id == entry_id
+            found = result.best is not None and result.answered and result.best.entry_id == entry_id
             report.hidden += 1
             report.right += found
             report.wrong += result.outcome == ANSWERED and not found

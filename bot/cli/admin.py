@@ -7,43 +7,36 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
+from bot.cli.common import EXIT_OK
 from bot.core.errors import BotError
 
-EXIT_OK = 0
+if TYPE_CHECKING:
+    from bot.questionlog import QuestionLog
+
+T = TypeVar("T")
 
 
-async def _with_log(args: argparse.Namespace, work: Callable[[Any, Any], Awaitable[int]]) -> int:
+async def _with_log(args: argparse.Namespace, work: Callable[[QuestionLog], Awaitable[T]]) -> T:
     """Opens the question log named by --database or the settings, runs work, closes it."""
-    from bot.questionlog.store import Pseudonymizer, QuestionLog, StoreError, load_or_create_secret
+    # Imported here so that commands which never touch the log start without aiosqlite.
+    from bot.questionlog import open_question_log
     from bot.settings import load_settings
 
-    settings = load_settings()
-    path = Path(args.database) if args.database else settings.bot_database
-    if not path.exists() and not args.create:
-        raise BotError(f"no question log at {path}; set BOT_DATABASE or pass --database")
-    env_secret = settings.bot_log_secret.get_secret_value() if settings.bot_log_secret else None
+    database = Path(args.database) if args.database else None
+    log = open_question_log(load_settings(), database=database, create=args.create)
+    await log.open()
     try:
-        pseudonymizer = Pseudonymizer.from_secret(
-            load_or_create_secret(path, env_secret=env_secret)
-        )
-        log = QuestionLog(
-            path, pseudonymizer=pseudonymizer, retention_days=settings.bot_retention_days
-        )
-        await log.open()
-    except StoreError as exc:
-        raise BotError(str(exc)) from exc
-    try:
-        return await work(log, pseudonymizer)
+        return await work(log)
     finally:
         await log.close()
 
 
 def cmd_unanswered(args: argparse.Namespace) -> int:
-    from bot.questionlog.store import format_unanswered
+    from bot.questionlog import format_unanswered
 
-    async def work(log, _):
+    async def work(log: QuestionLog) -> int:
         groups = await log.unanswered(days=args.days)
         print(format_unanswered(groups, args.format), end="")
         return EXIT_OK
@@ -51,23 +44,26 @@ def cmd_unanswered(args: argparse.Namespace) -> int:
     return asyncio.run(_with_log(args, work))
 
 
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
-    async def work(log, _):
+    async def work(log: QuestionLog) -> int:
         stats = await log.stats(days=args.days)
         data = stats.to_dict()
         if args.json:
             print(json.dumps(data, ensure_ascii=False, indent=2))
             return EXIT_OK
-        rate = lambda v: "-" if v is None else f"{100 * v:.1f}%"  # noqa: E731
         print(f"questions:      {data['questions']}")
-        print(f"answered:       {data['answered']} ({rate(data['answer_rate'])})")
-        print(f"declined:       {data['declined']} ({rate(data['decline_rate'])})")
+        print(f"answered:       {data['answered']} ({_percent(data['answer_rate'])})")
+        print(f"declined:       {data['declined']} ({_percent(data['decline_rate'])})")
         print(f"ambiguous:      {data['ambiguous']}")
         print(f"small talk:     {data['smalltalk']}")
         print(f"distinct users: {data['distinct_users']}")
         print(
             f"votes:          👍 {data['votes_up']}  👎 {data['votes_down']} "
-            f"({rate(data['thumbs_down_rate'])} 👎)"
+            f"({_percent(data['thumbs_down_rate'])} 👎)"
         )
         for top in data["top_entries"]:
             print(f"  {top['count']:>5}  {top['entry_id']}")
@@ -80,7 +76,7 @@ def cmd_teach(args: argparse.Namespace) -> int:
     from bot.authoring.teach import add_phrasing
     from bot.cli.common import knowledge_dir
 
-    async def work(log, _):
+    async def work(log: QuestionLog) -> str:
         stored = await log.get(args.question_ref)
         if stored is None:
             raise BotError(
@@ -97,7 +93,7 @@ def cmd_teach(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    async def work(log, _):
+    async def work(log: QuestionLog) -> int:
         removed = await log.purge(older_than_days=args.days)
         print(f"deleted {removed} question(s) older than the retention period")
         return EXIT_OK
@@ -106,15 +102,15 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    async def work(log, pseudonymizer):
-        removed = await log.forget(pseudonymizer.key(args.telegram_user_id))
+    async def work(log: QuestionLog) -> int:
+        removed = await log.forget(log.pseudonymizer.key(args.telegram_user_id))
         print(f"deleted {removed} question(s) asked by that Telegram user")
         return EXIT_OK
 
     return asyncio.run(_with_log(args, work))
 
 
-def register(add) -> None:
+def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     """Adds the admin commands to the command line."""
 
     def database(p: argparse.ArgumentParser, *, create: bool = False) -> None:

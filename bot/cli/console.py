@@ -6,9 +6,13 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.core.matcher import AMBIGUOUS
 from bot.core.service import Answerer, log_event
+
+if TYPE_CHECKING:
+    from bot.questionlog import QuestionLog
 
 logger = logging.getLogger(__name__)
 
@@ -24,33 +28,27 @@ def run_chat(*, knowledge_dir: Path) -> int:
     return asyncio.run(_chat(answerer))
 
 
-async def _open_log():
-    """Opens the question log, or returns None (the chat works without it)."""
+async def _open_log() -> QuestionLog | None:
+    """Opens the question log and purges expired rows, or returns None if it is unusable."""
     try:
-        from bot.questionlog.store import Pseudonymizer, QuestionLog, load_or_create_secret
+        from bot.questionlog import StoreError, open_question_log
         from bot.settings import load_settings
 
-        settings = load_settings()
-        secret = load_or_create_secret(
-            settings.bot_database,
-            env_secret=settings.bot_log_secret.get_secret_value()
-            if settings.bot_log_secret
-            else None,
-        )
-        log = QuestionLog(
-            settings.bot_database,
-            pseudonymizer=Pseudonymizer.from_secret(secret),
-            retention_days=settings.bot_retention_days,
-        )
+        log = open_question_log(load_settings())
         await log.open()
-        return log
     except Exception as exc:  # the chat must work without a log
         logger.warning("question log unavailable, chatting without it: %s", exc)
         return None
+    # The Telegram app purges daily; a chat session is short, so once at the start suffices.
+    try:
+        await log.purge()
+    except StoreError as exc:
+        logger.warning("question log retention purge failed: %s", exc)
+    return log
 
 
 async def _chat(answerer: Answerer) -> int:
-    from bot.questionlog.store import Channel
+    from bot.core.events import Channel
 
     log = await _open_log()
     interactive = sys.stdin.isatty()

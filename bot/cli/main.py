@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("ask", cmd_ask, "answer a question (or one per line from stdin) as a resident sees it")
     p.add_argument("question", nargs="*", help="the question; omit to read stdin")
     p.add_argument("--json", action="store_true", help="print one JSON object per question")
+    p.add_argument(
+        "--conversation",
+        action="store_true",
+        help='read JSON lines {"conversation": ID, "question": TEXT} from stdin and keep '
+        "the context per conversation id, as the bot keeps it per chat (implies --json)",
+    )
 
     p = add("check", cmd_check, "validate the knowledge base and report source coverage")
     p.add_argument("--strict", action="store_true", help="treat uncovered source text as an error")

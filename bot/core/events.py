@@ -21,6 +21,9 @@ class Outcome(StrEnum):
     DECLINED = "declined"
     AMBIGUOUS = "ambiguous"
     SMALLTALK = "smalltalk"
+    # The documents hold only part of what was asked: the bot says so and quotes the
+    # nearest passage.
+    RELATED = "related"
 
 
 class Channel(StrEnum):

@@ -45,6 +45,7 @@ class EntrySpec(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     id: str = Field(pattern=ID_PATTERN)
+    title: str | None = Field(default=None, min_length=1, max_length=120)
     questions: list[str] = Field(min_length=1)
     answer: str = Field(min_length=1)
     source: str = Field(min_length=1)
@@ -92,6 +93,12 @@ class Entry:
     related: tuple[str, ...]
     file: Path
     line: int
+    title: str = ""
+
+    @property
+    def label(self) -> str:
+        """Returns how the entry is offered in "Mente du …?": its title, else its first phrasing."""
+        return self.title or self.questions[0]
 
 
 @dataclass
@@ -302,6 +309,7 @@ def _read_entries(
                 related=tuple(spec.related),
                 file=path,
                 line=item_line or 1,
+                title=squash(spec.title) if spec.title else "",
             )
         )
     return out

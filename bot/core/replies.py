@@ -11,7 +11,15 @@ import html
 from dataclasses import dataclass
 
 from bot.core.knowledge import Entry, KnowledgeBase
-from bot.core.matcher import AMBIGUOUS, ANSWERED, DECLINED, SMALLTALK, Candidate, MatchResult
+from bot.core.matcher import (
+    AMBIGUOUS,
+    ANSWERED,
+    DECLINED,
+    RELATED,
+    SMALLTALK,
+    Candidate,
+    MatchResult,
+)
 from bot.core.messages import EXAMPLE_QUESTIONS, phrase
 from bot.core.sources import SourceMeta
 
@@ -20,12 +28,17 @@ TELEGRAM_LIMIT = 4096
 
 @dataclass(frozen=True)
 class Reply:
-    """What the bot says to one question, before it is rendered for a channel."""
+    """What the bot says to one question, before it is rendered for a channel.
+
+    A message with several questions gets one reply per question: the first is this
+    one, the others are in ``more``, and each names the question it answers.
+    """
 
     result: MatchResult
     entry: Entry | None = None
     source: SourceMeta | None = None
     alternatives: tuple[tuple[Candidate, Entry], ...] = ()
+    more: tuple[Reply, ...] = ()
 
     @property
     def language(self) -> str:
@@ -34,6 +47,11 @@ class Reply:
     @property
     def outcome(self) -> str:
         return self.result.outcome
+
+    @property
+    def parts(self) -> tuple[Reply, ...]:
+        """Returns the reply to each question of the message, this one first."""
+        return (self, *self.more)
 
     def citation(self) -> str:
         """Returns the source line: document, its date or period, and section."""
@@ -44,31 +62,65 @@ class Reply:
             f"({self.source.when}) › {self.entry.section}"
         )
 
+    def _gap(self) -> str:
+        """Returns the sentence that says what the documents do not hold (RELATED)."""
+        what = phrase("missing_" + (self.result.missing or "detail"), self.language)
+        return phrase("related", self.language, what=what)
+
     def as_text(self) -> str:
-        """Renders the reply as plain text, for the console."""
+        """Renders the reply (every part of it) as plain text, for the console."""
+        if not self.more:
+            return self._part_text()
+        return "\n\n".join(
+            f"{phrase('about', self.language, question=part.result.question)}\n"
+            + part._part_text(numbered=False)
+            for part in self.parts
+        )
+
+    def _part_text(self, *, numbered: bool = True) -> str:
         lang = self.language
         if self.outcome == ANSWERED and self.entry:
             return f"«{self.entry.answer}»\n\n— {self.citation()}"
+        if self.outcome == RELATED and self.entry:
+            return f"{self._gap()}\n«{self.entry.answer}»\n\n— {self.citation()}"
         if self.outcome == AMBIGUOUS:
+            if not numbered:
+                return phrase("unsure_short", lang, options=self._options())
             options = "\n".join(
-                f"  {i}. {cand.question}" for i, (cand, _) in enumerate(self.alternatives, 1)
+                f"  {i}. {entry.label}" for i, (_, entry) in enumerate(self.alternatives, 1)
             )
             return f"{phrase('unsure', lang)}\n{options}\n{phrase('pick', lang)}"
         if self.outcome == SMALLTALK:
             return smalltalk_text(self.result.smalltalk or "greeting", lang)
-        return phrase("decline", lang)
+        return phrase("decline_part" if self.more or not numbered else "decline", lang)
+
+    def _options(self) -> str:
+        return " / ".join(f"«{entry.label}»" for _, entry in self.alternatives)
 
     def as_html(self) -> str:
-        """Renders the reply as Telegram HTML, within Telegram's length limit."""
+        """Renders the reply (every part of it) as Telegram HTML, within Telegram's limit."""
+        if not self.more:
+            return self._part_html(TELEGRAM_LIMIT - 600)
+        share = (TELEGRAM_LIMIT - 600) // len(self.parts)
+        return "\n\n".join(
+            f"<b>{esc(phrase('about', self.language, question=fit(part.result.question, 200)))}"
+            f"</b>\n" + part._part_html(share, numbered=False)
+            for part in self.parts
+        )
+
+    def _part_html(self, limit: int, *, numbered: bool = True) -> str:
         lang = self.language
-        if self.outcome == ANSWERED and self.entry:
-            quote = fit(self.entry.answer, TELEGRAM_LIMIT - 600)
-            return f"<blockquote>{esc(quote)}</blockquote>\n<i>{esc(self.citation())}</i>"
+        if self.outcome in (ANSWERED, RELATED) and self.entry:
+            quote = fit(self.entry.answer, limit)
+            lead = f"{esc(self._gap())}\n" if self.outcome == RELATED else ""
+            return f"{lead}<blockquote>{esc(quote)}</blockquote>\n<i>{esc(self.citation())}</i>"
         if self.outcome == AMBIGUOUS:
+            if not numbered:
+                return esc(phrase("unsure_short", lang, options=self._options()))
             return esc(phrase("unsure", lang))
         if self.outcome == SMALLTALK:
             return esc(smalltalk_text(self.result.smalltalk or "greeting", lang))
-        return esc(phrase("decline", lang))
+        return esc(phrase("decline_part" if not numbered else "decline", lang))
 
 
 def smalltalk_text(kind: str, language: str) -> str:
@@ -91,7 +143,7 @@ def fit(text: str, limit: int) -> str:
 
 def compose(kb: KnowledgeBase, result: MatchResult) -> Reply:
     """Builds the reply for a match result."""
-    if result.outcome == ANSWERED and result.best is not None:
+    if result.outcome in (ANSWERED, RELATED) and result.best is not None:
         entry = kb.by_id[result.best.entry_id]
         return Reply(result, entry=entry, source=kb.source_of(entry))
     if result.outcome == AMBIGUOUS:
@@ -108,7 +160,7 @@ def answer_entry(kb: KnowledgeBase, entry_id: str, *, language: str = "nb") -> R
     result = MatchResult(
         question=entry.questions[0],
         outcome=ANSWERED,
-        best=Candidate(entry.id, 100.0, entry.questions[0]),
+        best=Candidate(entry.id, 100.0, entry.label),
         language=language,
     )
     return Reply(result, entry=entry, source=kb.source_of(entry))
@@ -118,6 +170,7 @@ __all__ = [
     "AMBIGUOUS",
     "ANSWERED",
     "DECLINED",
+    "RELATED",
     "SMALLTALK",
     "Reply",
     "answer_entry",

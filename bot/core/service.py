@@ -9,14 +9,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.core.dialogue import Conversations, respond
 from bot.core.errors import KnowledgeError, Problem
 from bot.core.events import Channel, Outcome, QuestionEvent
 from bot.core.knowledge import KnowledgeBase, fingerprint, load_knowledge
 from bot.core.matcher import Matcher
-from bot.core.replies import Reply, answer_entry, compose
+from bot.core.replies import Reply, answer_entry
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ class Answerer:
         # another thread never pairs a new base with an old index.
         self._current: tuple[KnowledgeBase, Matcher] = (kb, Matcher(kb))
         self.last_problems: list[Problem] = []
+        self.conversations = Conversations()
         self._reloading = threading.Lock()
 
     @property
@@ -50,12 +53,23 @@ class Answerer:
     def matcher(self) -> Matcher:
         return self._current[1]
 
-    def answer(self, question: str) -> Answered:
-        """Matches a question and composes the reply."""
+    def answer(self, question: str, *, conversation: Hashable | None = None) -> Answered:
+        """Answers a message; with a conversation key, in the light of its last topic.
+
+        The topic is kept in memory only, per key (a chat, or a user in a group), and
+        forgotten after ten minutes, on ``forget`` and on a restart.
+        """
         started = time.perf_counter()
         kb, matcher = self._current
-        reply = compose(kb, matcher.match(question))
-        return Answered(reply, (time.perf_counter() - started) * 1000.0)
+        topic = self.conversations.get(conversation) if conversation is not None else None
+        turn = respond(kb, matcher, question, topic=topic)
+        if conversation is not None:
+            self.conversations.remember(conversation, turn.topic)
+        return Answered(turn.reply, (time.perf_counter() - started) * 1000.0)
+
+    def forget(self, conversation: Hashable) -> None:
+        """Forgets a conversation's topic (on /start)."""
+        self.conversations.forget(conversation)
 
     def answer_entry(self, entry_id: str, *, language: str = "nb") -> Reply | None:
         """Returns the reply for a chosen entry, or None if it no longer exists."""

@@ -14,7 +14,7 @@ import threading
 import unicodedata
 from functools import lru_cache
 
-import snowballstemmer
+import snowballstemmer  # type: ignore[import-untyped]  # ships no type hints
 
 from bot.core.lexicon import lexicon, word_list
 
@@ -65,7 +65,8 @@ def _snowball(word: str) -> str:
     stemmer = getattr(_stemmers, "norwegian", None)
     if stemmer is None:
         stemmer = _stemmers.norwegian = snowballstemmer.stemmer("norwegian")
-    return stemmer.stemWord(word)
+    stemmed: str = stemmer.stemWord(word)
+    return stemmed
 
 
 def clean(text: str) -> str:
@@ -160,7 +161,7 @@ def is_stopword(word: str) -> bool:
 # live here" wants the population, "why merge" the reasons), so interrogatives become
 # intent tokens instead of being dropped with the other stop words.
 _INTENT_PAIRS: dict[tuple[str, str], str] = {
-    tuple(pair.split()): intent  # type: ignore[misc]  # two words by construction
+    (pair.split()[0], pair.split()[1]): intent
     for pair, intent in lexicon("intents")["pairs"].items()
 }
 _INTENT_WORDS: dict[str, str] = dict(lexicon("intents")["words"])
@@ -173,7 +174,17 @@ _INTENT_WORDS: dict[str, str] = dict(lexicon("intents")["words"])
 # declined while a phrasing "får helsestasjonen lengre åpningstid" still finds its
 # passage. Words with an everyday second sense ("åpen barnehage", "nok skoler", "next
 # term", "naturlig avgang") are left out.
-_OUT_OF_SCOPE = {fold(w): "!" + stem(w) for w in word_list("cues", "out_of_scope")}
+_OUT_OF_SCOPE = {
+    fold(w): "!" + stem(w)
+    for words_ in lexicon("cues")["out_of_scope"].values()
+    for w in words_.split()
+}
+# What each cue asks for ("contact", "hours", "price" …), to name the gap in a reply.
+CUE_KIND: dict[str, str] = {
+    "!" + stem(w): kind
+    for kind, words_ in lexicon("cues")["out_of_scope"].items()
+    for w in words_.split()
+}
 _OUT_OF_SCOPE_STEMS = {
     stem(w): _OUT_OF_SCOPE[fold(w)] for w in word_list("cues", "out_of_scope_by_stem")
 }
@@ -187,7 +198,7 @@ _HOWTO = re.compile(
     re.IGNORECASE,
 )
 # "i dag", "i år", "this year" ask about now, like "idag": the pair becomes one word.
-_NOW = re.compile(r"\b(i|this)\s+(dag|morgen|kveld|år|aar|year|week)\b", re.IGNORECASE)
+_NOW = re.compile(r"\b(i|this)\s+(dag|morgen|kveld|natt|år|aar|year|week)\b", re.IGNORECASE)
 # "Hvem er ordfører": the documents name no office holders, so this cue is always
 # declined; the matcher ignores it in phrasings, where it would only be a mistake.
 OFFICE_CUE = "!office"

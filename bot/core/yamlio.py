@@ -33,14 +33,14 @@ class YamlError(Exception):
         return self.message
 
 
-class LineDict(dict):
+class LineDict(dict[Any, Any]):
     """A mapping read from YAML that remembers the line of each key."""
 
     line: int = 0
     lines: dict[Any, int]
 
 
-class LineList(list):
+class LineList(list[Any]):
     """A sequence read from YAML that remembers the line of each item."""
 
     line: int = 0

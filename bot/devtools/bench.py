@@ -115,7 +115,7 @@ def _measure_base(kb: KnowledgeBase, questions: Sequence[str], *, rounds: int) -
     }
 
 
-def _startup(knowledge_dir: Path | None, *, runs: int) -> dict:
+def _startup(knowledge_dir: Path, *, runs: int) -> dict:
     """Times `python -m bot ask` end to end and checks it never imports telegram."""
     env = dict(os.environ)
     if knowledge_dir:
@@ -146,7 +146,7 @@ def _startup(knowledge_dir: Path | None, *, runs: int) -> dict:
     }
 
 
-def run_bench(*, knowledge_dir: Path | None, quick: bool = False, telegram: bool = True) -> int:
+def run_bench(*, knowledge_dir: Path, quick: bool = False, telegram: bool = True) -> int:
     """Runs every benchmark and prints a report (and JSON with BENCH_JSON=1)."""
     rounds = 1 if quick else 3
     kb = load_knowledge(knowledge_dir)

@@ -1798,7 +1798,7 @@ class BotApiStandIn:
                 content["reply_to_message"] = {
                     k: v for k, v in copy.deepcopy(target).items() if k != "reply_to_message"
                 }
-            elif not _bool(reply.get("allow_sending_without_reply")):
+            elif reply is None or not _bool(reply.get("allow_sending_without_reply")):
                 raise _bad("message to be replied not found")
         if (thread := _int(params.get("message_thread_id"))) is not None:
             content["message_thread_id"] = thread
@@ -2045,11 +2045,16 @@ def _connection_closed(request: web.Request) -> bool:
 # --------------------------------------------------------------------------- standalone use
 
 
+def _more_than(standin: BotApiStandIn, count: int) -> bool:
+    """Tells whether the stand-in has seen more than ``count`` messages from the bot."""
+    return len(standin.sent_messages) > count
+
+
 async def _print_replies(standin: BotApiStandIn) -> None:
     """Prints each message the bot sends or edits, with its buttons."""
     shown = 0
     while True:
-        await standin.wait_for(lambda n=shown: len(standin.sent_messages) > n, timeout=3600)
+        await standin.wait_for(functools.partial(_more_than, standin, shown), timeout=3600)
         for sent in standin.sent_messages[shown:]:
             verb = "edited" if sent.method == "editMessageText" else "bot"
             print(f"{verb}> {sent.text}")

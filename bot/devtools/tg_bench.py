@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from bot.core.service import Answerer
-from bot.questionlog.store import Pseudonymizer, QuestionLog
+from bot.questionlog import Pseudonymizer, QuestionLog
 from bot.settings import load_settings
 from bot.telegram.app import build_application
 
@@ -50,9 +50,12 @@ async def telegram_burst(
             )
             await log.open()
             app = build_application(settings, Answerer(knowledge_dir), log)
+            updater = app.updater
+            if updater is None:
+                raise RuntimeError("the application was built without an updater")
             async with app:
                 await app.start()
-                await app.updater.start_polling(poll_interval=0, timeout=1)
+                await updater.start_polling(poll_interval=0, timeout=1)
                 try:
                     pushed: dict[int, list[float]] = defaultdict(list)
                     start = time.perf_counter()
@@ -71,7 +74,7 @@ async def telegram_burst(
                         await asyncio.sleep(0.002)
                     seconds = time.perf_counter() - start
                 finally:
-                    await app.updater.stop()
+                    await updater.stop()
                     await app.stop()
             await log.close()
     latencies = sorted(

@@ -25,18 +25,21 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     Defaults,
     InlineQueryHandler,
     MessageHandler,
     filters,
 )
 
+from bot import questionlog
+from bot.core.messages import phrase
 from bot.core.service import Answerer
 from bot.logsetup import configure_logging
-from bot.questionlog.store import Pseudonymizer, QuestionLog, StoreError, load_or_create_secret
+from bot.questionlog import QuestionLog, StoreError
 from bot.settings import Settings, load_settings
-from bot.telegram import handlers as h
+from bot.telegram import admin, buttons, inline, residents
+from bot.telegram.errors import on_error
+from bot.telegram.state import STATE_KEY, BotState, Context, state_of
 
 logger = logging.getLogger(__name__)
 
@@ -57,20 +60,9 @@ RETRY_AFTER_RETRIES = 3
 NETWORK_RETRIES = 3
 NETWORK_BACKOFF_SECONDS = 0.5
 
-COMMANDS = {
-    "nb": [
-        BotCommand("start", "Kom i gang, med eksempler"),
-        BotCommand("help", "Hva jeg kan svare på"),
-        BotCommand("kilder", "Dokumentene svarene kommer fra"),
-        BotCommand("spor", "Still et spørsmål (nyttig i grupper)"),
-    ],
-    "en": [
-        BotCommand("start", "Get started, with examples"),
-        BotCommand("help", "What I can answer"),
-        BotCommand("kilder", "The documents the answers come from"),
-        BotCommand("spor", "Ask a question (useful in groups)"),
-    ],
-}
+# The command menu, in Norwegian (the default) and English; the words are in messages.py.
+MENU_COMMANDS = ("start", "help", "kilder", "spor")
+MENU_LANGUAGES = ("nb", "en")
 
 # Message content that is not text: the bot explains it reads text questions.
 NOT_TEXT = (
@@ -184,30 +176,11 @@ def build_application(
         base_url, base_file_url = api_urls(settings.telegram_base_url)
         builder = builder.base_url(base_url).base_file_url(base_file_url)
     app = builder.build()
-    app.bot_data[h.STATE_KEY] = h.BotState(settings=settings, answerer=answerer, log=log)
-
-    new = filters.UpdateType.MESSAGE
-    for name, callback in (
-        ("start", h.on_start),
-        ("help", h.on_help),
-        ("kilder", h.on_sources),
-        ("spor", h.on_ask_command),
-        ("unanswered", h.on_unanswered),
-        ("stats", h.on_stats),
-    ):
-        app.add_handler(CommandHandler(name, callback, filters=new))
-    # Teaching and reloading take a second or more (loading and indexing the knowledge):
-    # they must not hold up residents' questions, which are handled one at a time.
-    app.add_handler(CommandHandler("teach", h.on_teach, filters=new, block=False))
-    app.add_handler(CommandHandler("reload", h.on_reload, filters=new, block=False))
-    app.add_handler(MessageHandler(new & filters.COMMAND, h.on_unknown_command))
-    text = filters.TEXT & ~filters.COMMAND & (new | filters.UpdateType.EDITED_MESSAGE)
-    app.add_handler(MessageHandler(text, h.on_text))
-    app.add_handler(MessageHandler(new & NOT_TEXT, h.on_not_text))
-    app.add_handler(CallbackQueryHandler(h.on_callback))
-    app.add_handler(InlineQueryHandler(h.on_inline_query))
-    app.add_error_handler(h.on_error)
-
+    state = BotState(settings=settings, answerer=answerer, log=log)
+    app.bot_data[STATE_KEY] = state
+    add_handlers(app, state)
+    if app.job_queue is None:  # the job-queue extra is a dependency; without it, no reloads
+        raise RuntimeError("python-telegram-bot[job-queue] is not installed")
     app.job_queue.run_repeating(
         _watch_knowledge, interval=RELOAD_CHECK_SECONDS, first=RELOAD_CHECK_SECONDS
     )
@@ -215,9 +188,45 @@ def build_application(
     return app
 
 
+def add_handlers(app: Application, state: BotState) -> None:
+    """Registers the handlers: residents', admins', buttons, inline mode and errors."""
+    new = filters.UpdateType.MESSAGE
+    for name, callback in (
+        ("start", residents.on_start),
+        ("help", residents.on_help),
+        ("kilder", residents.on_sources),
+        ("spor", residents.on_ask_command),
+    ):
+        app.add_handler(CommandHandler(name, callback, filters=new))
+    # Only admins match these; anyone else falls through to the unknown-command reply.
+    admins = new & filters.User(user_id=state.settings.bot_admin_ids)
+    app.add_handler(CommandHandler("unanswered", admin.on_unanswered, filters=admins))
+    app.add_handler(CommandHandler("stats", admin.on_stats, filters=admins))
+    # Teaching and reloading take a second or more (loading and indexing the knowledge):
+    # they must not hold up residents' questions, which are handled one at a time.
+    app.add_handler(CommandHandler("teach", admin.on_teach, filters=admins, block=False))
+    app.add_handler(CommandHandler("reload", admin.on_reload, filters=admins, block=False))
+    app.add_handler(MessageHandler(new & filters.COMMAND, residents.on_unknown_command))
+    text = filters.TEXT & ~filters.COMMAND & (new | filters.UpdateType.EDITED_MESSAGE)
+    app.add_handler(MessageHandler(text, residents.on_text))
+    app.add_handler(MessageHandler(new & NOT_TEXT, residents.on_not_text))
+    # One handler per kind of button, by the data's prefix (short "k:" keys resolved).
+    for kind, on_press in (
+        ("q", buttons.on_example_button),
+        ("a", buttons.on_alternative_button),
+        ("v", buttons.on_vote_button),
+        ("t", admin.on_teach_pick_question),
+        ("te", admin.on_teach_pick_entry),
+    ):
+        app.add_handler(CallbackQueryHandler(on_press, pattern=state.keys.kind(kind)))
+    app.add_handler(CallbackQueryHandler(buttons.on_stale_button))
+    app.add_handler(InlineQueryHandler(inline.on_inline_query))
+    app.add_error_handler(on_error)
+
+
 async def _post_init(app: Application) -> None:
     """Opens the question log and registers the command menu, before updates are fetched."""
-    state: h.BotState = app.bot_data[h.STATE_KEY]
+    state: BotState = app.bot_data[STATE_KEY]
     if state.log is not None:
         try:
             await state.log.open()
@@ -225,7 +234,8 @@ async def _post_init(app: Application) -> None:
             # Answers matter more than statistics: run on without recording.
             logger.error("question log unavailable, answering without recording: %s", exc)
             state.log = None
-    for language, commands in COMMANDS.items():
+    for language in MENU_LANGUAGES:
+        commands = [BotCommand(name, phrase(f"menu_{name}", language)) for name in MENU_COMMANDS]
         try:
             await app.bot.set_my_commands(
                 commands, language_code=None if language == "nb" else language
@@ -242,7 +252,7 @@ async def _post_init(app: Application) -> None:
 
 async def _post_shutdown(app: Application) -> None:
     """Records inline queries still waiting for their pause, then flushes and closes the log."""
-    state: h.BotState = app.bot_data[h.STATE_KEY]
+    state: BotState = app.bot_data[STATE_KEY]
     state.inline.flush()
     if state.log is not None:
         unwritten = await state.log.close()
@@ -250,9 +260,9 @@ async def _post_shutdown(app: Application) -> None:
             logger.warning("%d logged questions could not be written at shutdown", unwritten)
 
 
-async def _watch_knowledge(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _watch_knowledge(context: Context) -> None:
     """Reloads the knowledge when its files change; tells the admins once if it is broken."""
-    state = h.state_of(context)
+    state = state_of(context)
     if not state.answerer.changed_on_disk():
         return
     # Loading and indexing take most of a second: off the event loop, so residents
@@ -262,7 +272,8 @@ async def _watch_knowledge(context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     report = (
         "⚠️ The knowledge files changed but do not load; I keep answering from the last "
-        "good version. Fix these and save again (or send /reload):\n" + h.describe(state, problems)
+        "good version. Fix these and save again (or send /reload):\n"
+        + admin.describe(state, problems)
     )
     for admin_id in sorted(state.settings.bot_admin_ids):
         try:
@@ -271,9 +282,9 @@ async def _watch_knowledge(context: ContextTypes.DEFAULT_TYPE) -> None:
             logger.warning("could not tell an admin about the broken knowledge: %s", exc)
 
 
-async def _purge_log(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _purge_log(context: Context) -> None:
     """Deletes logged questions older than the retention period."""
-    log = h.state_of(context).log
+    log = state_of(context).log
     if log is None:
         return
     try:
@@ -284,15 +295,8 @@ async def _purge_log(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def open_question_log(settings: Settings) -> QuestionLog | None:
     """Creates the question log from the settings, or None if its secret is unusable."""
-    env_secret = settings.bot_log_secret.get_secret_value() if settings.bot_log_secret else None
     try:
-        secret = load_or_create_secret(settings.bot_database, env_secret=env_secret)
-        return QuestionLog(
-            settings.bot_database,
-            pseudonymizer=Pseudonymizer.from_secret(secret),
-            retention_days=settings.bot_retention_days,
-            auto_purge=False,  # the daily job purges
-        )
+        return questionlog.open_question_log(settings)  # the daily _purge_log job purges
     except (StoreError, OSError) as exc:
         logger.error("question log unavailable, answering without recording: %s", exc)
         return None

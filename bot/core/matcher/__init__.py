@@ -14,19 +14,30 @@ Pure: no ``telegram``, no database, no I/O.
 
 from __future__ import annotations
 
-from bot.core.knowledge import KnowledgeBase
+from rapidfuzz import fuzz, process
+
+from bot.core.facts import asked_kinds, holds, kind_of
+from bot.core.knowledge import KnowledgeBase, phrasing_key
 from bot.core.matcher.index import build_index
 from bot.core.matcher.model import (
     AMBIGUOUS,
     ANSWERED,
     DECLINED,
+    RELATED,
     SMALLTALK,
     Candidate,
     MatchResult,
     Settings,
 )
 from bot.core.matcher.score import Scorer
-from bot.core.text import content_stems, cut, detect_language, smalltalk_kind, surface
+from bot.core.text import (
+    OFFICE_CUE,
+    content_stems,
+    cut,
+    detect_language,
+    smalltalk_kind,
+    surface,
+)
 
 
 class Matcher:
@@ -38,6 +49,14 @@ class Matcher:
         self._index = build_index(kb.entries, kb.synonyms, self.settings)
         self._scorer = Scorer(self._index, self.settings)
         self._position = {entry.id: i for i, entry in enumerate(self._index.entries)}
+        # Each phrasing and title, as its folded words, to the entry it belongs to.
+        self._phrasings: dict[str, str] = {}
+        for entry in kb.entries:
+            for text in (*entry.questions, entry.title):
+                key = phrasing_key(text)
+                if key:
+                    self._phrasings.setdefault(key, entry.id)
+        self._phrasing_keys = list(self._phrasings)
 
     def rank(self, question: str, *, limit: int | None = None) -> list[Candidate]:
         """Returns the entries best matching a question, best first, with their scores."""
@@ -45,28 +64,61 @@ class Matcher:
         tokens = list(dict.fromkeys(content_stems(question)))
         return self._scorer.rank(tokens, surface(question), limit=limit)
 
-    def match(self, question: str) -> MatchResult:
-        """Returns the answer to a question, alternatives when unsure, or a decline."""
+    def match(
+        self, question: str, *, context: str = "", context_weight: float | None = None
+    ) -> MatchResult:
+        """Returns the answer to a question, alternatives when unsure, an honest partial
+        answer when the passage lacks what is asked, or a decline.
+
+        ``context`` (the story around the question, or the previous question of a
+        conversation) helps find the topic but never vetoes it: decline cues and what
+        is asked for are read from the question alone.
+        """
         s = self.settings
         question = cut(question)
         language = detect_language(question)
         kind = smalltalk_kind(question)
-        if kind is not None:
+        if kind is not None and not context:
             return MatchResult(question, SMALLTALK, smalltalk=kind, language=language)
         tokens = list(dict.fromkeys(content_stems(question)))
-        ranked = tuple(self._scorer.rank(tokens, surface(question), limit=s.candidates))
-        if not ranked or ranked[0].score < s.alternative_threshold:
+        around = content_stems(cut(context)) if context else []
+        weight = s.context_weight if context_weight is None else context_weight
+        ranked = tuple(
+            self._scorer.rank(
+                tokens,
+                surface(question),
+                limit=s.candidates,
+                context=around,
+                context_weight=weight if around else 0.0,
+            )
+        )
+        exact = None if context else self._exact(question, ranked)
+        if exact is not None:
+            ranked = (exact, *(c for c in ranked if c.entry_id != exact.entry_id))
+        floor = s.story_floor if around and weight >= s.vague_context_weight else 0.0
+        if not ranked or ranked[0].score < (floor or s.alternative_threshold):
             return MatchResult(question, DECLINED, ranked=ranked, language=language)
         best = ranked[0]
-        if self._asks_beyond(tokens, best.entry_id):
-            return MatchResult(question, DECLINED, ranked=ranked, language=language)
+        missing = self._missing(question, tokens, best.entry_id)
+        if missing is not None:
+            # The topic is found but not what is asked of it: say so, quoting the
+            # passage, when the topic is clear enough; otherwise decline.
+            outcome = RELATED if best.score >= s.answer_floor else DECLINED
+            return MatchResult(
+                question, outcome, best=best, ranked=ranked, language=language, missing=missing
+            )
         gap = best.score - (ranked[1].score if len(ranked) > 1 else 0.0)
         # A clear lead over the runner-up is as telling as a high score: both go
         # into the confidence, and a near-tie is never answered outright.
+        leaning = bool(around) and weight >= s.vague_context_weight
         if (
-            best.score >= s.answer_floor
-            and gap >= s.min_gap
-            and best.score + s.gap_weight * gap >= s.answer_threshold
+            exact is not None
+            or (
+                best.score >= s.answer_floor
+                and gap >= s.min_gap
+                and best.score + s.gap_weight * gap >= s.answer_threshold
+            )
+            or (leaning and best.score >= s.story_floor and gap >= s.story_gap)
         ):
             return MatchResult(question, ANSWERED, best=best, ranked=ranked, language=language)
         close = tuple(
@@ -83,11 +135,42 @@ class Matcher:
             language=language,
         )
 
-    def _asks_beyond(self, tokens: list[str], entry_id: str) -> bool:
-        """Tells whether a question asks for something (a phone number, a price, a
-        timetable) that the entry's own words do not mention."""
+    def _exact(self, question: str, ranked: tuple[Candidate, ...]) -> Candidate | None:
+        """Returns the entry whose phrasing or title the question is (near enough), or None."""
+        key = phrasing_key(question)
+        if not key:
+            return None
+        entry_id = self._phrasings.get(key)
+        if entry_id is None:
+            found = process.extractOne(
+                key,
+                self._phrasing_keys,
+                scorer=fuzz.ratio,
+                processor=None,
+                score_cutoff=self.settings.exact_ratio,
+            )
+            if found is None:
+                return None
+            entry_id = self._phrasings[found[0]]
+            # A near-exact wording counts only for an entry the scores also put first.
+            if not ranked or ranked[0].entry_id != entry_id:
+                return None
+        return Candidate(entry_id, 100.0, self.kb.by_id[entry_id].label)
+
+    def _missing(self, question: str, tokens: list[str], entry_id: str) -> str | None:
+        """Returns the kind of fact the question asks for that the entry does not hold."""
         weights = self._index.weights[self._position[entry_id]]
-        return any(t.startswith("!") and t not in weights for t in tokens)
+        passage = self.kb.by_id[entry_id].answer
+        for kind in asked_kinds(question, tokens):
+            cue = next((t for t in tokens if t.startswith("!") and kind_of(t) == kind), None)
+            if cue is not None:
+                # A cue (a phone number, "how do I") is held only where the entry's own
+                # words mention it; an office holder never is.
+                if cue == OFFICE_CUE or cue not in weights:
+                    return kind
+            elif not holds(passage, kind):
+                return kind
+        return None
 
     @property
     def vocabulary_size(self) -> int:
@@ -98,6 +181,7 @@ __all__ = [
     "AMBIGUOUS",
     "ANSWERED",
     "DECLINED",
+    "RELATED",
     "SMALLTALK",
     "Candidate",
     "MatchResult",

@@ -140,7 +140,10 @@ def asked(phrasing: str) -> list[str]:
 
 
 def split_compound(
-    token: str, vocab: Iterable[str] | dict, *, cache: dict[str, tuple[str, ...]] | None = None
+    token: str,
+    vocab: Iterable[str] | dict[str, object],
+    *,
+    cache: dict[str, tuple[str, ...]] | None = None,
 ) -> tuple[str, ...]:
     """Returns the two known parts of a compound word (with linking s/e), or ()."""
     if len(token) < 8:

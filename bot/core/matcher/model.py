@@ -11,6 +11,7 @@ ANSWERED = Outcome.ANSWERED
 AMBIGUOUS = Outcome.AMBIGUOUS
 DECLINED = Outcome.DECLINED
 SMALLTALK = Outcome.SMALLTALK
+RELATED = Outcome.RELATED
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,20 @@ class Settings:
     # A cue word ("telefonnummer", "how do I") matches no entry; it weighs against every
     # entry like half an unknown word, so it lowers confidence without pulling anywhere.
     cue_weight: float = 0.5
+    # Words around the question (a story before it, the previous question of a
+    # conversation) count this much of the question's own words.
+    context_weight: float = 0.35
+    # A vague question ("Stemmer det?", "Blir det mer av dem?") leans on its story:
+    # with at most this many topic words of its own, the story counts in full measure.
+    vague_words: float = 2
+    vague_context_weight: float = 1.0
+    # Many story words dilute every entry's score: a vague question answered from its
+    # story needs a lower score, but a clear lead over the runner-up.
+    story_floor: float = 35.0
+    story_gap: float = 9.0
+    follow_up_weight: float = 0.35
+    # A question within this fuzz.ratio of an entry's phrasing or title is that entry's.
+    exact_ratio: float = 95.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,8 @@ class MatchResult:
     ranked: tuple[Candidate, ...] = ()
     smalltalk: str | None = None
     language: str = "nb"
+    # For RELATED: the kind of fact asked for that the passage does not hold.
+    missing: str | None = None
 
     @property
     def answered(self) -> bool:

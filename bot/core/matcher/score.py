@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from collections.abc import Sequence
 
 from rapidfuzz import fuzz, process
 
@@ -85,17 +86,46 @@ class Scorer:
         scale = 1.0 if len(token) >= s.long_unknown else s.short_unknown_scale
         return self._index.unknown_idf * scale
 
-    def rank(self, tokens: list[str], shape: str, *, limit: int | None) -> list[Candidate]:
-        """Returns the entries best matching a question's distinct content stems and shape."""
+    def rank(
+        self,
+        tokens: list[str],
+        shape: str,
+        *,
+        limit: int | None,
+        context: Sequence[str] = (),
+        context_weight: float = 0.0,
+    ) -> list[Candidate]:
+        """Returns the entries best matching a question's distinct content stems and shape.
+
+        ``context`` holds the stems of the words around the question (the story before
+        it, or the previous question of a conversation): they count ``context_weight``
+        as much as the question's own words, and only where the index knows them, so a
+        story's everyday words neither pull towards nor count against any entry.
+        """
         ix, s = self._index, self.settings
-        if not tokens or not ix.entries:
+        if not (tokens or context) or not ix.entries:
             return []
         expansions = [self.expand(t) for t in tokens]
         token_idf = [
             max((ix.idf[w] for w, _ in exp), default=self.unknown_weight(t))
             for t, exp in zip(tokens, expansions, strict=True)
         ]
+        strength_of = [1.0] * len(tokens)
+        if context_weight > 0:
+            asked = set(tokens)
+            for token in dict.fromkeys(context):
+                if token in asked or token[0] in "!?":
+                    continue
+                exp = self.expand(token)
+                if not exp:
+                    continue
+                tokens = [*tokens, token]
+                expansions.append(exp)
+                token_idf.append(context_weight * max(ix.idf[w] for w, _ in exp))
+                strength_of.append(context_weight)
         total = sum(token_idf)
+        if not total:
+            return []
         coverage: dict[int, float] = defaultdict(float)
         for exp, weight in zip(expansions, token_idf, strict=True):
             best_for_entry: dict[int, float] = {}
@@ -117,10 +147,10 @@ class Scorer:
             cut_at += 1
         top = by_coverage[:cut_at]
         query_words: dict[str, float] = {}
-        for token, exp in zip(tokens, expansions, strict=True):
+        for token, exp, own in zip(tokens, expansions, strength_of, strict=True):
             for word, strength in exp:
-                query_words[word] = max(query_words.get(word, 0.0), strength)
-            query_words.setdefault(token, 1.0)
+                query_words[word] = max(query_words.get(word, 0.0), strength * own)
+            query_words.setdefault(token, own)
         query_tokens = " ".join(sorted(query_words))
         out = []
         for entry_index, cov in top:
@@ -155,7 +185,8 @@ class Scorer:
                     score_cutoff=0,
                 )
                 score += s.surface_weight * ((closest[1] if closest else 0.0) - score)
-            out.append(Candidate(ix.entries[entry_index].id, round(score, 1), phrasing))
+            entry = ix.entries[entry_index]
+            out.append(Candidate(entry.id, round(score, 1), entry.label))
         out.sort(key=lambda c: c.score, reverse=True)
         return out[:limit] if limit else out
 

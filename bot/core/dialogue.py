@@ -1,0 +1,156 @@
+"""One turn of a conversation: read the message, match each question it asks (with the
+story around it and, for a follow-up, the previous question), and compose one reply.
+
+Pure: the caller keeps the conversation's topic (see ``Conversations``) and passes it in.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass, replace
+
+from bot.core.knowledge import KnowledgeBase
+from bot.core.matcher import AMBIGUOUS, ANSWERED, DECLINED, RELATED, Matcher, MatchResult
+from bot.core.replies import Reply, compose
+from bot.core.text import cut
+from bot.core.understand import is_follow_up, read_message, topic_words
+
+# A conversation's topic is forgotten after this many seconds without a message.
+TOPIC_SECONDS = 600.0
+# At most this many conversations are remembered (the least recent are forgotten).
+MAX_CONVERSATIONS = 10_000
+
+
+@dataclass(frozen=True)
+class Topic:
+    """What a conversation is about: the question as understood, and the entry found."""
+
+    question: str
+    entry_id: str | None
+    at: float
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The reply to one message and the topic the conversation has after it."""
+
+    reply: Reply
+    topic: Topic | None
+
+
+def respond(
+    kb: KnowledgeBase,
+    matcher: Matcher,
+    text: str,
+    *,
+    topic: Topic | None = None,
+    now: float | None = None,
+) -> Turn:
+    """Answers one message, each question in it, in the light of the conversation's topic."""
+    now = time.monotonic() if now is None else now
+    message = read_message(text)
+    settings = matcher.settings
+    results: list[MatchResult] = []
+    understood: list[str] = []
+    for i, question in enumerate(message.questions):
+        context, weight, leans_on = message.context, settings.context_weight, None
+        if topic_words(question) <= settings.vague_words:
+            weight = settings.vague_context_weight
+        if i > 0 and is_follow_up(question):
+            # "Hvor høy er eiendomsskatten, og hva går pengene til?": the second
+            # question's topic is the first's.
+            context, weight = (
+                f"{message.questions[i - 1]} {message.context}",
+                settings.follow_up_weight,
+            )
+        elif i == 0 and topic is not None and is_follow_up(question):
+            context = f"{topic.question} {message.context}".strip()
+            weight, leans_on = settings.follow_up_weight, topic
+        result = matcher.match(question, context=context, context_weight=weight)
+        if leans_on is not None and _finds(result, leans_on.entry_id):
+            # The follow-up found the passage just quoted. If it names a topic of its
+            # own ("og helsehuset?"), that topic wins; else it asks for more than the
+            # passage says, and the bot says so.
+            alone = matcher.match(question)
+            if alone.outcome == ANSWERED and not _finds(alone, leans_on.entry_id):
+                result = alone
+            elif result.outcome == ANSWERED:
+                result = replace(result, outcome=RELATED, missing=result.missing or "detail")
+        elif context and result.outcome != ANSWERED:
+            # The story helps find the topic; if the question alone is clear, it wins.
+            alone = matcher.match(question)
+            if alone.outcome == ANSWERED:
+                result, context = alone, ""
+        results.append(result)
+        understood.append(cut(f"{context} {question}".strip()) if context else question)
+    results, understood = _distinct(results, understood)
+    replies = [compose(kb, r) for r in results]
+    reply = replace(replies[0], more=tuple(replies[1:])) if len(replies) > 1 else replies[0]
+    return Turn(reply, _next_topic(results, understood, now))
+
+
+def _finds(result: MatchResult, entry_id: str | None) -> bool:
+    """Tells whether a result puts the given entry first."""
+    return result.best is not None and result.best.entry_id == entry_id
+
+
+def _distinct(
+    results: list[MatchResult], understood: list[str]
+) -> tuple[list[MatchResult], list[str]]:
+    """Returns the results with one per entry: two questions finding one passage get it once."""
+    seen: set[str] = set()
+    kept: list[tuple[MatchResult, str]] = []
+    for result, question in zip(results, understood, strict=True):
+        entry_id = result.best.entry_id if result.best and result.outcome != DECLINED else None
+        if entry_id is not None and entry_id in seen:
+            continue
+        if entry_id is not None:
+            seen.add(entry_id)
+        kept.append((result, question))
+    return [r for r, _ in kept], [q for _, q in kept]
+
+
+def _next_topic(results: list[MatchResult], understood: list[str], now: float) -> Topic | None:
+    """Returns the topic after a turn: the first question that found a passage, else the first."""
+    for result, question in zip(results, understood, strict=True):
+        if result.outcome in (ANSWERED, RELATED, AMBIGUOUS) and result.best is not None:
+            entry = result.best.entry_id if result.outcome != AMBIGUOUS else None
+            return Topic(question, entry, now)
+    if not results or results[0].smalltalk is not None:
+        return None
+    return Topic(understood[0], None, now)
+
+
+class Conversations:
+    """Remembers each conversation's topic, in memory only, for ``TOPIC_SECONDS``."""
+
+    def __init__(
+        self, *, seconds: float = TOPIC_SECONDS, capacity: int = MAX_CONVERSATIONS
+    ) -> None:
+        self._seconds = seconds
+        self._capacity = capacity
+        self._topics: OrderedDict[Hashable, Topic] = OrderedDict()
+
+    def get(self, key: Hashable, *, now: float | None = None) -> Topic | None:
+        """Returns the conversation's topic, or None when there is none or it is too old."""
+        topic = self._topics.get(key)
+        now = time.monotonic() if now is None else now
+        if topic is None or now - topic.at > self._seconds:
+            self._topics.pop(key, None)
+            return None
+        return topic
+
+    def remember(self, key: Hashable, topic: Topic | None) -> None:
+        """Sets (or, with None, clears) the conversation's topic."""
+        self._topics.pop(key, None)
+        if topic is None:
+            return
+        self._topics[key] = topic
+        while len(self._topics) > self._capacity:
+            self._topics.popitem(last=False)
+
+    def forget(self, key: Hashable) -> None:
+        """Forgets a conversation (on /start)."""
+        self._topics.pop(key, None)

@@ -1,0 +1,93 @@
+"""Reads a resident's message: the questions it asks, and the story around them.
+
+"Vi har bodd på Fetsund siden 1998 … I dag hørte jeg at den skal legges ned. Stemmer
+det?" holds one question ("Stemmer det?") and a story that names its topic. The
+question is the focus: decline cues and what is asked for are read from it alone; the
+story helps find the topic but never vetoes it. Pure text work, no matching.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.core.lexicon import word_list
+from bot.core.text import clean, content_stems, fold, words
+
+# Telegram's own limit: a message is read whole, up to this length.
+MAX_MESSAGE_CHARS = 4096
+# At most this many questions of one message are answered.
+MAX_QUESTIONS = 3
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"»”')]*\s+|\n+")
+_QUESTION_STARTS = frozenset(fold(w) for w in word_list("message", "question_starts"))
+_FOLLOW_UP_STARTS = tuple(
+    sorted((fold(p) for p in word_list("message", "follow_up_starts")), key=len, reverse=True)
+)
+_JOINERS = "|".join(word_list("message", "joiners"))
+_STARTS = "|".join(sorted(_QUESTION_STARTS, key=len, reverse=True))
+# "…, og beholdes legevakta?" or "… og hva med …": a second question in one sentence.
+_SPLIT = re.compile(
+    rf",\s+(?:{_JOINERS})\s+|\s+(?:{_JOINERS})\s+(?=(?:{_STARTS})\b)", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message read: the questions asked (in order) and the story around them."""
+
+    questions: tuple[str, ...]
+    context: str = ""
+
+
+def sentences(text: str) -> list[str]:
+    """Returns the sentences of a text, each stripped, none empty."""
+    return [s.strip() for s in _SENTENCE_END.split(clean(text)) if s and s.strip()]
+
+
+def asks(sentence: str) -> bool:
+    """Tells whether a sentence asks something: a question mark or a question's first word."""
+    if sentence.rstrip().endswith("?"):
+        return True
+    first = words(sentence)[:1]
+    return bool(first) and fold(first[0]) in _QUESTION_STARTS
+
+
+def topic_words(text: str) -> int:
+    """Returns how many topic-bearing words a text has (intents and cues not counted)."""
+    return sum(1 for t in content_stems(text) if t[0] not in "?!")
+
+
+def is_follow_up(question: str) -> bool:
+    """Tells whether a question leans on the one before ("og Fet?", "hvorfor det?")."""
+    folded = " ".join(fold(w) for w in words(question))
+    if any(folded == p or folded.startswith(p + " ") for p in _FOLLOW_UP_STARTS):
+        return True
+    return topic_words(question) <= 1 and len(folded.split()) <= 6
+
+
+def _split(sentence: str) -> list[str]:
+    """Returns the questions of one sentence: "A, og B?" is two when both have a topic."""
+    parts = [p.strip(" ,;") for p in _SPLIT.split(sentence) if p and p.strip(" ,;")]
+    if len(parts) > 1 and all(topic_words(p) >= 1 for p in parts):
+        return parts
+    return [sentence]
+
+
+def read_message(text: str) -> Message:
+    """Returns the questions a message asks and the story around them."""
+    text = clean(text)[:MAX_MESSAGE_CHARS]
+    parts = sentences(text)
+    if len(parts) <= 1:
+        return Message(tuple(_split(text.strip())[:MAX_QUESTIONS]) or (text.strip(),))
+    asked = [s for s in parts if asks(s)] or [parts[-1]]
+    story = " ".join(s for s in parts if s not in asked)
+    # "Stemmer det?" after a real question adds nothing of its own: it leans on it.
+    full = [s for s in asked if topic_words(s) >= 1]
+    questions: list[str] = []
+    for sentence in full or asked[-1:]:
+        questions.extend(_split(sentence))
+    leaning = [s for s in asked if s not in full]
+    if full and leaning:
+        story = " ".join((story, *leaning)).strip()
+    return Message(tuple(questions[:MAX_QUESTIONS]), story)

@@ -1,0 +1,207 @@
+"""What staff read from the question log: similar unanswered questions grouped, statistics,
+and their table, CSV and JSON forms."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, NamedTuple
+
+from rapidfuzz import fuzz, process
+
+from bot.core.text import fold
+from bot.questionlog.schema import iso
+
+__all__ = [
+    "AskedQuestion",
+    "Stats",
+    "UnansweredGroup",
+    "format_unanswered",
+    "group_questions",
+    "normalise_question",
+]
+
+
+class AskedQuestion(NamedTuple):
+    """Identifies one asked question inside an unanswered group."""
+
+    ref: str
+    question: str
+    asked_at: datetime
+
+
+@dataclass(frozen=True)
+class UnansweredGroup:
+    """Groups similar questions the bot could not answer."""
+
+    count: int
+    users: int
+    example: str
+    questions: list[AskedQuestion]
+    last_asked: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns a JSON-ready dict."""
+        return {
+            "count": self.count,
+            "users": self.users,
+            "example": self.example,
+            "last_asked": iso(self.last_asked),
+            "questions": [
+                {"ref": q.ref, "question": q.question, "asked_at": iso(q.asked_at)}
+                for q in self.questions
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Summarises the question log; rates are None when there is nothing to divide by."""
+
+    questions: int
+    answered: int
+    declined: int
+    ambiguous: int
+    smalltalk: int
+    # Rates are relative to real questions (smalltalk excluded) so greetings do not
+    # flatter or hurt the answer rate.
+    answer_rate: float | None
+    decline_rate: float | None
+    distinct_users: int
+    top_entries: list[tuple[str, int]]
+    votes_up: int
+    votes_down: int
+    thumbs_down_rate: float | None
+    by_channel: dict[str, int]
+    since: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns a JSON-ready dict."""
+        return {
+            "questions": self.questions,
+            "answered": self.answered,
+            "declined": self.declined,
+            "ambiguous": self.ambiguous,
+            "smalltalk": self.smalltalk,
+            "answer_rate": self.answer_rate,
+            "decline_rate": self.decline_rate,
+            "distinct_users": self.distinct_users,
+            "top_entries": [{"entry_id": e, "count": n} for e, n in self.top_entries],
+            "votes_up": self.votes_up,
+            "votes_down": self.votes_down,
+            "thumbs_down_rate": self.thumbs_down_rate,
+            "by_channel": dict(self.by_channel),
+            "since": None if self.since is None else iso(self.since),
+        }
+
+
+def rate(part: int, whole: int) -> float | None:
+    """Returns part / whole, or None when whole is zero."""
+    return part / whole if whole else None
+
+
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+def normalise_question(text: str) -> str:
+    """Returns text lower-cased, with æøå folded and punctuation/emoji removed."""
+    # The core's folding, so that grouping and matching agree on which spellings are one.
+    decomposed = unicodedata.normalize("NFKD", fold(text.casefold()))
+    text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _NON_WORD.sub(" ", text).strip()
+
+
+def group_questions(
+    asked: Iterable[tuple[AskedQuestion, str | None]], *, score_cutoff: float
+) -> list[UnansweredGroup]:
+    """Groups (question, user key) pairs given in time order; most asked group first."""
+    # Greedy single pass in time order: each question joins the most similar group
+    # (compared with the group's first member) or starts a new one.
+    keys: list[str] = []
+    members: list[list[tuple[AskedQuestion, str | None]]] = []
+    exact: dict[str, int] = {}
+    for item in asked:
+        norm = normalise_question(item[0].question)
+        index = exact.get(norm)
+        if index is None and norm:
+            match = process.extractOne(
+                norm, keys, scorer=fuzz.token_set_ratio, processor=None, score_cutoff=score_cutoff
+            )
+            if match is not None:
+                index = match[2]
+        if index is None:
+            index = len(keys)
+            keys.append(norm)
+            members.append([])
+        exact.setdefault(norm, index)
+        members[index].append(item)
+
+    groups = []
+    for group in members:
+        questions = [q for q, _ in group]
+        texts = Counter(q.question.strip() for q in questions)
+        groups.append(
+            UnansweredGroup(
+                count=len(group),
+                users=len({user for _, user in group if user is not None}),
+                example=texts.most_common(1)[0][0],
+                questions=questions,
+                last_asked=max(q.asked_at for q in questions),
+            )
+        )
+    groups.sort(key=lambda g: (-g.count, -g.last_asked.timestamp()))
+    return groups
+
+
+_TABLE_EXAMPLE_WIDTH = 60
+_TABLE_REFS = 3
+
+
+def format_unanswered(groups: list[UnansweredGroup], fmt: Literal["table", "csv", "json"]) -> str:
+    """Renders unanswered groups as an aligned table, CSV with a header, or JSON."""
+    if fmt == "json":
+        return json.dumps([g.to_dict() for g in groups], ensure_ascii=False, indent=2)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["count", "users", "last_asked", "example", "refs"])
+        for g in groups:
+            refs = " ".join(q.ref for q in g.questions)
+            writer.writerow([g.count, g.users, iso(g.last_asked), g.example, refs])
+        return out.getvalue()
+    if fmt == "table":
+        return _format_table(groups)
+    raise ValueError(f"unknown format {fmt!r}; use table, csv or json")
+
+
+def _format_table(groups: list[UnansweredGroup]) -> str:
+    if not groups:
+        return "No unanswered questions."
+    header = ("count", "users", "last asked (UTC)", "example", "refs")
+    rows = []
+    for g in groups:
+        example = " ".join(g.example.split())
+        if len(example) > _TABLE_EXAMPLE_WIDTH:
+            example = example[: _TABLE_EXAMPLE_WIDTH - 1] + "…"
+        refs = ", ".join(q.ref for q in g.questions[:_TABLE_REFS])
+        if len(g.questions) > _TABLE_REFS:
+            refs += f" (+{len(g.questions) - _TABLE_REFS})"
+        last = g.last_asked.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+        rows.append((str(g.count), str(g.users), last, example, refs))
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        count, users, last, example, refs = cells
+        return (
+            f"{count:>{widths[0]}}  {users:>{widths[1]}}  {last:<{widths[2]}}  "
+            f"{example:<{widths[3]}}  {refs}"
+        ).rstrip()
+
+    return "\n".join([line(header), *(line(r) for r in rows)])

@@ -1,0 +1,119 @@
+"""How the core's replies look on Telegram: the resident's language, labels, keyboards, HTML."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, User
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest
+
+from bot.core.events import Channel
+from bot.core.messages import EXAMPLE_QUESTIONS
+from bot.core.replies import AMBIGUOUS, ANSWERED, Reply
+from bot.telegram.state import CallbackKeys
+
+BUTTON_LABEL_CHARS = 60
+ADMIN_MESSAGE_CHARS = 3500  # well inside Telegram's 4096, leaving room for markup
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+
+
+def user_language(user: User | None) -> str:
+    """Returns "en" for users whose Telegram is set to English, else "nb"."""
+    code = (user.language_code or "") if user else ""
+    return "en" if code.lower().startswith("en") else "nb"
+
+
+def label(value: str, fallback: str = "…", limit: int = BUTTON_LABEL_CHARS) -> str:
+    """Returns text fit for a button or a one-line listing: no control characters, short."""
+    value = " ".join(_CONTROL_RE.sub(" ", value).split())
+    if len(value) > limit:
+        value = value[: limit - 1].rstrip() + "…"
+    return value or fallback
+
+
+def join_within(lines: Iterable[str], limit: int = ADMIN_MESSAGE_CHARS) -> str:
+    """Joins whole lines up to a length limit, so escaped HTML is never cut mid-tag."""
+    out: list[str] = []
+    size = 0
+    for line in lines:
+        if size + len(line) + 1 > limit:
+            out.append("…")
+            break
+        out.append(line)
+        size += len(line) + 1
+    return "\n".join(out)
+
+
+def channel_of(message: Message | None) -> Channel:
+    """Returns the log channel for a message's chat."""
+    if message is not None and message.chat.type == ChatType.PRIVATE:
+        return Channel.PRIVATE
+    return Channel.GROUP
+
+
+def vote_keyboard(ref: str | None) -> InlineKeyboardMarkup | None:
+    """Returns the 👍/👎 buttons under an answer (none when the answer was not logged)."""
+    if ref is None:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("👍", callback_data=f"v:{ref}:1"),
+                InlineKeyboardButton("👎", callback_data=f"v:{ref}:-1"),
+            ]
+        ]
+    )
+
+
+def alternatives_keyboard(reply: Reply, keys: CallbackKeys) -> InlineKeyboardMarkup | None:
+    """Returns one "Mente du …?" button per alternative entry."""
+    rows = [
+        [
+            InlineKeyboardButton(
+                label(cand.question, entry.id), callback_data=keys.fit(f"a:{entry.id}")
+            )
+        ]
+        for cand, entry in reply.alternatives
+    ]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def examples_keyboard() -> InlineKeyboardMarkup:
+    """Returns the example questions as buttons."""
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(label(question), callback_data=f"q:{index}")]
+            for index, question in enumerate(EXAMPLE_QUESTIONS)
+        ]
+    )
+
+
+def render(reply: Reply, ref: str | None, keys: CallbackKeys) -> dict[str, Any]:
+    """Returns the send arguments for a reply: HTML with buttons, or plain text."""
+    if reply.outcome == ANSWERED and reply.entry is not None:
+        return {
+            "text": reply.as_html(),
+            "parse_mode": ParseMode.HTML,
+            "reply_markup": vote_keyboard(ref),
+        }
+    if reply.outcome == AMBIGUOUS:
+        return {
+            "text": reply.as_html(),
+            "parse_mode": ParseMode.HTML,
+            "reply_markup": alternatives_keyboard(reply, keys),
+        }
+    return {"text": reply.as_text()}
+
+
+async def edit_or_send(message: Message, **kwargs: Any) -> None:
+    """Edits the bot's message; sends a new one if it can no longer be edited."""
+    try:
+        await message.edit_text(**kwargs)
+    except BadRequest as exc:
+        if "not modified" in str(exc).lower():
+            return
+        await message.reply_text(**kwargs, do_quote=False)

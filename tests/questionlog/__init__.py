@@ -1,0 +1,1 @@
+"""Tests for bot.questionlog: real SQLite files, no mocks."""

@@ -1,0 +1,1 @@
+"""Tests of the Telegram edge (bot/telegram); not named "telegram", which is PTB's package."""

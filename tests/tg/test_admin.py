@@ -1,0 +1,147 @@
+"""Admins: commands hidden from others, reports, teaching and reloading."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bot.core.service import Answerer
+
+from .support import (
+    ADMIN,
+    DECLINED,
+    LEGEVAKT,
+    OTHER,
+    UNKNOWN_COMMAND,
+    USER,
+    Harness,
+    HarnessFactory,
+    blockquotes,
+)
+
+
+async def test_admin_commands_look_unknown_to_everyone_else(bot: Harness) -> None:
+    await bot.ask(DECLINED)
+    unknown = await bot.command(USER, "nosuchcommand")
+    assert unknown.text == UNKNOWN_COMMAND
+    for command in ("stats", "unanswered", "teach", "reload"):
+        reply = await bot.command(USER, command)
+        assert reply.text == UNKNOWN_COMMAND
+        assert reply.buttons == []
+    reply = await bot.command(USER, "teach", "abcdefghij legevakt-sorumsand")
+    assert reply.text == UNKNOWN_COMMAND
+
+
+async def test_admin_sees_unanswered_questions_and_stats(bot: Harness) -> None:
+    await bot.ask(DECLINED)
+    await bot.ask("hvem vant fotball-VM i 1994", user=OTHER)
+    await bot.ask("Hva koster parkering ved rådhuset?")
+    answer = await bot.ask(LEGEVAKT)
+    await bot.press(USER, answer, answer.callback_data[1])
+    refs = {r["question"]: r["ref"] for r in await bot.rows()}
+
+    unanswered = await bot.command(ADMIN, "unanswered")
+    lines = unanswered.text.splitlines()
+    assert lines[1].startswith("2× «")  # most asked first
+    assert refs[DECLINED] in lines[1]
+    assert refs["Hva koster parkering ved rådhuset?"] in lines[2]
+
+    stats = await bot.command(ADMIN, "stats")
+    assert "Questions: 4 (2 users)" in stats.text
+    assert "Answered: 1 (25 %)" in stats.text
+    assert "Declined: 3 (75 %)" in stats.text
+    assert "👎 rate 100 %" in stats.text
+    assert "legevakt-sorumsand" in stats.text
+    assert (await bot.command(ADMIN, "unanswered", "abc")).text.startswith("Usage")
+
+
+# A long id (the format allows up to 60 characters): "te:REF:ID" would exceed 64 bytes.
+LONG_ID = "skolebiblioteket-skal-styrkes-ved-alle-skolene-i-nordby"  # too long for te:REF:ID
+
+
+async def test_admin_teaches_a_question_and_it_is_answered_at_once(
+    make_bot: HarnessFactory, tiny_knowledge: Path
+) -> None:
+    (tiny_knowledge / "long.yaml").write_text(
+        f"source: demo\nentries:\n  - id: {LONG_ID}\n    section: Oppvekst › Skole\n"
+        "    answer: Skolebiblioteket skal styrkes.\n"
+        "    questions:\n      - Blir skolebiblioteket styrket?\n",
+        encoding="utf-8",
+    )
+    bot = await make_bot(Answerer(tiny_knowledge))
+    question = "Hva skjer med akuttmottaket i bygda?"
+    assert (await bot.ask(question)).buttons == []
+    ref = (await bot.rows())[-1]["ref"]
+
+    taught = await bot.command(ADMIN, "teach", f"{ref} legevakt-nordby")
+    assert taught.text.startswith("Taught «Hva skjer med akuttmottaket i bygda?»")
+    assert question in (tiny_knowledge / "demo.yaml").read_text(encoding="utf-8")
+    answer = await bot.ask(question)
+    assert any("Legevakten på Nordby skal beholdes" in q for q in blockquotes(answer))
+
+    refused = await bot.command(ADMIN, "teach", f"{ref} no-such-entry")
+    assert refused.text.startswith("Not taught: no entry with id 'no-such-entry'")
+    missing = await bot.command(ADMIN, "teach", f"zzzzzzzzzz {LONG_ID}")
+    assert missing.text == "No logged question with ref zzzzzzzzzz."
+
+    # The same by buttons: pick the question, then the entry (whose data needs a short key).
+    library = "Hva med bibliotek på skolen?"
+    await bot.ask(library)
+    offer = await bot.command(ADMIN, "teach")
+    [pick] = [b for b in offer.buttons if "bibliotek" in b["text"]]
+    choices = await bot.reply_to(
+        lambda: bot.standin.push_callback(ADMIN, offer, pick["callback_data"]), ADMIN
+    )
+    assert LONG_ID in choices.text
+    [long_button] = [b for b in choices.buttons if b["text"].startswith("2.")]
+    assert long_button["callback_data"].startswith("k:")
+    await bot.press(ADMIN, choices, long_button["callback_data"])
+    assert bot.standin.answered_callbacks[-1]["text"] == "Teaching …"
+    await bot.standin.wait_for(
+        lambda: bot.standin.sent_messages[-1].text.startswith(f"Taught «{library}» to {LONG_ID}")
+    )
+    assert bot.answerer.answer(library).reply.entry.id == LONG_ID
+
+
+async def test_broken_knowledge_keeps_the_last_good_version_and_tells_admins(
+    make_bot: HarnessFactory, tiny_knowledge: Path
+) -> None:
+    bot = await make_bot(Answerer(tiny_knowledge))
+    bot.standin.add_user(ADMIN)
+    broken = tiny_knowledge / "zz-broken.yaml"
+    broken.write_text("source: demo\nentries:\n  - id: ok\n    questions: [unclosed\n")
+
+    # The hot-reload job notices the change and tells the admin once.
+    [warning] = await bot.standin.wait_for_messages(1, chat_id=ADMIN, timeout=10)
+    assert "zz-broken.yaml:" in warning.text
+    assert str(tiny_knowledge) not in warning.text
+
+    reloaded = await bot.command(ADMIN, "reload")
+    assert reloaded.text.startswith("Reload failed")
+    assert re.search(r"zz-broken\.yaml:\d+: error", reloaded.text)
+    legevakt = await bot.ask("Blir legevakten på Nordby beholdt?")
+    assert any("Legevakten på Nordby" in q for q in blockquotes(legevakt))
+
+    broken.unlink()
+    fixed = await bot.command(ADMIN, "reload")
+    assert fixed.text == "Reloaded: 4 entries."
+    assert len([m for m in bot.standin.sent_messages if m.chat_id == ADMIN]) == 3
+
+
+async def test_residents_get_answers_while_the_knowledge_reloads(
+    make_bot: HarnessFactory, tiny_knowledge: Path
+) -> None:
+    answerer = Answerer(tiny_knowledge)
+    bot = await make_bot(answerer)
+    bot.standin.add_user(ADMIN)
+    # Hold the reload at its start, as a slow load of a large knowledge base would.
+    answerer._reloading.acquire()
+    try:
+        bot.standin.push_command(ADMIN, "reload")
+        legevakt = await bot.ask("Blir legevakten på Nordby beholdt?")
+        assert any("Legevakten på Nordby" in q for q in blockquotes(legevakt))
+        assert not [m for m in bot.standin.sent_messages if m.chat_id == ADMIN]
+    finally:
+        answerer._reloading.release()
+    [done] = await bot.standin.wait_for_messages(1, chat_id=ADMIN, timeout=10)
+    assert done.text == "Reloaded: 4 entries."
