@@ -77,7 +77,7 @@ async def _chat(answerer: Answerer) -> int:
                 if reply is not None:
                     print(reply.as_text() + "\n", flush=True)
                 continue
-            answered = answerer.answer(question)
+            answered = answerer.answer(question, conversation="console")
             reply = answered.reply
             language = reply.language
             pending_choices = (

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import aiosqlite
 
 from bot.core.events import Channel, Outcome, QuestionEvent
+from bot.core.understand import MAX_MESSAGE_CHARS as MAX_QUESTION_CHARS
 from bot.questionlog.errors import StoreError
 from bot.questionlog.privacy import redact_personal_data
 
@@ -21,7 +22,6 @@ __all__ = ["SCHEMA_VERSION", "StoredQuestion"]
 
 logger = logging.getLogger(__name__)
 
-MAX_QUESTION_CHARS = 2000
 
 # Append-only: a released migration must never change, or existing databases diverge.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (

@@ -11,8 +11,9 @@ from telegram.error import BadRequest
 from bot.core.events import Channel
 from bot.core.messages import EXAMPLE_QUESTIONS, phrase
 from bot.core.replies import AMBIGUOUS, ANSWERED, SMALLTALK, Reply, esc
+from bot.core.understand import MAX_MESSAGE_CHARS as MAX_QUESTION_CHARS
 from bot.telegram.render import label
-from bot.telegram.state import MAX_QUESTION_CHARS, BotState, Context, state_of
+from bot.telegram.state import BotState, Context, state_of
 
 logger = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from telegram.constants import ChatType, ParseMode
 
 from bot.core.messages import EXAMPLE_QUESTIONS, phrase
 from bot.core.replies import AMBIGUOUS, esc, smalltalk_text
+from bot.core.understand import MAX_MESSAGE_CHARS as MAX_QUESTION_CHARS
 from bot.telegram.render import (
     channel_of,
     examples_keyboard,
@@ -22,7 +23,7 @@ from bot.telegram.render import (
     render,
     user_language,
 )
-from bot.telegram.state import MAX_QUESTION_CHARS, BotState, Context, state_of
+from bot.telegram.state import BotState, Context, state_of
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,15 @@ def replies_to(message: Message, bot_id: int) -> bool:
 # --------------------------------------------------------------------------- the answer flow
 
 
+def conversation_key(message: Message, user: User | None) -> tuple[int, int | None]:
+    """Returns whose conversation a message continues: the chat, and in groups the user.
+
+    Kept in memory only (the answerer's topic memory), never written to the log.
+    """
+    private = message.chat.type == ChatType.PRIVATE
+    return (message.chat.id, None if private or user is None else user.id)
+
+
 async def ask(
     context: Context,
     *,
@@ -88,7 +98,7 @@ async def ask(
     if user is not None and not await within_rate_limit(state, message, user):
         return
     question = question[:MAX_QUESTION_CHARS]
-    answered = state.answerer.answer(question)
+    answered = state.answerer.answer(question, conversation=conversation_key(message, user))
     reply = answered.reply
     ref = state.record(question, channel_of(message), reply, answered.latency_ms, user)
     if quote is None:
@@ -116,6 +126,7 @@ async def on_start(update: Update, context: Context) -> None:
     if message is None:
         return
     lang = user_language(update.effective_user)
+    state_of(context).answerer.forget(conversation_key(message, update.effective_user))
     await message.reply_text(
         phrase("welcome", lang), reply_markup=examples_keyboard(), do_quote=False
     )

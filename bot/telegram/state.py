@@ -26,7 +26,6 @@ logger = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
 
 STATE_KEY = "lillestrom"
-MAX_QUESTION_CHARS = 1000  # longer texts are not questions; this bounds matching time
 MAX_CALLBACK_BYTES = 64
 INLINE_DEBOUNCE_SECONDS = 2.0
 RATE_WINDOW_SECONDS = 60.0

@@ -99,7 +99,7 @@ class Matcher:
         if not ranked or ranked[0].score < (floor or s.alternative_threshold):
             return MatchResult(question, DECLINED, ranked=ranked, language=language)
         best = ranked[0]
-        missing = self._missing(question, tokens, best.entry_id)
+        missing = self._missing(question, tokens, best.entry_id, exact=exact is not None)
         if missing is not None:
             # The topic is found but not what is asked of it: say so, quoting the
             # passage, when the topic is clear enough; otherwise decline.
@@ -157,8 +157,16 @@ class Matcher:
                 return None
         return Candidate(entry_id, 100.0, self.kb.by_id[entry_id].label)
 
-    def _missing(self, question: str, tokens: list[str], entry_id: str) -> str | None:
-        """Returns the kind of fact the question asks for that the entry does not hold."""
+    def _missing(
+        self, question: str, tokens: list[str], entry_id: str, *, exact: bool
+    ) -> str | None:
+        """Returns the kind of fact the question asks for that the entry does not hold.
+
+        A staff phrasing asked word for word is answered by its entry, by the staff's
+        own judgement; only an office holder is never named.
+        """
+        if exact:
+            return "person" if OFFICE_CUE in tokens else None
         weights = self._index.weights[self._position[entry_id]]
         passage = self.kb.by_id[entry_id].answer
         for kind in asked_kinds(question, tokens):
