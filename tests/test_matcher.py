@@ -914,7 +914,8 @@ def test_a_time_word_in_the_story_does_not_veto_the_question(shipped_matcher: Ma
     )
     reply = respond(shipped_matcher.kb, shipped_matcher, message).reply
     assert reply.outcome == ANSWERED
-    assert reply.entry is not None and reply.entry.id == "legevakt-sorumsand"
+    assert reply.entry is not None
+    assert reply.entry.id == "legevakt-sorumsand"
 
 
 def test_a_follow_up_is_read_with_the_topic_and_a_new_question_is_not(
@@ -924,12 +925,14 @@ def test_a_follow_up_is_read_with_the_topic_and_a_new_question_is_not(
 
     kb = shipped_matcher.kb
     first = respond(kb, shipped_matcher, "Blir legevakten på Sørumsand beholdt?", now=0)
-    assert first.topic is not None and first.topic.entry_id == "legevakt-sorumsand"
+    assert first.topic is not None
+    assert first.topic.entry_id == "legevakt-sorumsand"
     why = respond(kb, shipped_matcher, "hvorfor det?", topic=first.topic, now=1)
     assert why.reply.outcome in (RELATED, DECLINED)  # never the same passage as an answer
     new = respond(kb, shipped_matcher, "Hva skjer med eiendomsskatten?", topic=first.topic)
     assert new.reply.outcome == ANSWERED
-    assert new.reply.entry is not None and new.reply.entry.id.startswith("eiendomsskatt")
+    assert new.reply.entry is not None
+    assert new.reply.entry.id.startswith("eiendomsskatt")
 
 
 def test_the_topic_is_forgotten_after_ten_minutes():
@@ -950,7 +953,8 @@ def test_two_questions_get_two_passages(shipped_matcher: Matcher):
         "Hvor høy er eiendomsskatten, og blir legevakten på Sørumsand beholdt?",
     ).reply
     found = {p.entry.id for p in reply.parts if p.entry is not None}
-    assert "legevakt-sorumsand" in found and len(reply.parts) == 2
+    assert "legevakt-sorumsand" in found
+    assert len(reply.parts) == 2
     assert "Om «" in reply.as_text()
 
 
