@@ -14,9 +14,11 @@ from typing import Any, NamedTuple
 import aiosqlite
 
 from bot.core.events import Channel, Outcome, QuestionEvent
-from bot.core.understand import MAX_MESSAGE_CHARS as MAX_QUESTION_CHARS
 from bot.questionlog.errors import StoreError
 from bot.questionlog.privacy import redact_personal_data
+
+# The log keeps at most this much of a message: enough to review it, bounded storage.
+MAX_QUESTION_CHARS = 2000
 
 __all__ = ["SCHEMA_VERSION", "StoredQuestion"]
 
