@@ -59,6 +59,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(f"answered:       {data['answered']} ({_percent(data['answer_rate'])})")
         print(f"declined:       {data['declined']} ({_percent(data['decline_rate'])})")
         print(f"ambiguous:      {data['ambiguous']}")
+        print(f"related:        {data['related']}")
         print(f"small talk:     {data['smalltalk']}")
         print(f"distinct users: {data['distinct_users']}")
         print(

@@ -252,6 +252,7 @@ class QuestionLog:
                 " coalesce(sum(outcome = 'declined'), 0) AS declined,"
                 " coalesce(sum(outcome = 'ambiguous'), 0) AS ambiguous,"
                 " coalesce(sum(outcome = 'smalltalk'), 0) AS smalltalk,"
+                " coalesce(sum(outcome = 'related'), 0) AS related,"
                 " count(DISTINCT user_key) AS distinct_users,"
                 " coalesce(sum(vote = 1), 0) AS votes_up,"
                 " coalesce(sum(vote = -1), 0) AS votes_down"
@@ -279,6 +280,7 @@ class QuestionLog:
             declined=totals["declined"],
             ambiguous=totals["ambiguous"],
             smalltalk=totals["smalltalk"],
+            related=totals["related"],
             answer_rate=rate(totals["answered"], real),
             decline_rate=rate(totals["declined"], real),
             distinct_users=totals["distinct_users"],

@@ -81,6 +81,8 @@ class Stats:
     thumbs_down_rate: float | None
     by_channel: dict[str, int]
     since: datetime | None = None
+    # Honest partial answers: the documents hold the topic but not what was asked.
+    related: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Returns a JSON-ready dict."""
@@ -90,6 +92,7 @@ class Stats:
             "declined": self.declined,
             "ambiguous": self.ambiguous,
             "smalltalk": self.smalltalk,
+            "related": self.related,
             "answer_rate": self.answer_rate,
             "decline_rate": self.decline_rate,
             "distinct_users": self.distinct_users,

@@ -105,7 +105,7 @@ async def on_stats(update: Update, context: Context) -> None:
         f"Questions: {stats.questions} ({stats.distinct_users} users)",
         f"Answered: {stats.answered} ({percent(stats.answer_rate)})",
         f"Declined: {stats.declined} ({percent(stats.decline_rate)})",
-        f"Ambiguous: {stats.ambiguous} · small talk: {stats.smalltalk}",
+        f"Ambiguous: {stats.ambiguous} · related: {stats.related} · small talk: {stats.smalltalk}",
         f"Votes: 👍 {stats.votes_up} 👎 {stats.votes_down} "
         f"(👎 rate {percent(stats.thumbs_down_rate)} of {votes})",
     ]

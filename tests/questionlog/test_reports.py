@@ -183,3 +183,12 @@ async def test_format_unanswered_table_is_aligned(qlog: QuestionLog) -> None:
     assert "2024-06-01 11:58" in lines[1]
     assert groups[0].questions[0].ref in lines[1]
     assert format_unanswered([], "table") == "No unanswered questions."
+
+
+async def test_stats_count_honest_partial_answers_on_their_own(qlog: QuestionLog) -> None:
+    qlog.record(event(outcome=Outcome.RELATED, entry_id="legevakt", asked_at=NOW))
+    qlog.record(event(outcome=Outcome.ANSWERED, entry_id="legevakt", asked_at=NOW))
+    assert await qlog.flush()
+    stats = await qlog.stats(now=NOW)
+    assert (stats.questions, stats.related, stats.answered) == (2, 1, 1)
+    assert stats.to_dict()["related"] == 1
