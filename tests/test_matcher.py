@@ -964,10 +964,63 @@ def test_development_messages_hold_their_floor(shipped_matcher: Matcher):
 
     report = evaluate(shipped_matcher, load_eval_set(DEV_MESSAGES))
     s = report.summary()
-    assert s["answered_right"] >= 74.0, s
+    assert s["answered_right"] >= 79.0, s
     assert s["answered_wrong"] <= 5.0, s
     assert s["unanswerable_declined"] >= 74.0, s
-    assert s["by_kind"]["long"]["right"] >= 50.0, s["by_kind"]["long"]
+    assert s["by_kind"]["long"]["right"] >= 66.0, s["by_kind"]["long"]
 
 
 DEV_MESSAGES = Path(__file__).resolve().parent / "data" / "dev_messages.yaml"
+
+
+# --- the wording model and the two readers' agreement ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "entry_id"),
+    [
+        # Inflections, dialect spellings and typos: letters, not words, are compared.
+        ("legevakta på sørumsand", "legevakt-sorumsand"),
+        ("legevakten paa sorumsnad", "legevakt-sorumsand"),
+        ("eiendomskatten", "eiendomsskatt-2-promille"),
+    ],
+)
+def test_wording_model_reads_letters(shipped_matcher, text: str, entry_id: str) -> None:
+    from bot.core.matcher.wording import build_wording
+
+    model = build_wording(shipped_matcher.kb.entries)
+    scores = model.scores(text)
+    assert shipped_matcher.kb.entries[int(scores.argmax())].id == entry_id
+    assert 0.0 < float(scores.max()) <= 1.0 + 1e-9
+
+
+def test_wording_model_scores_nothing_for_unknown_letters(shipped_matcher) -> None:
+    from bot.core.matcher.wording import build_wording
+
+    model = build_wording(shipped_matcher.kb.entries)
+    assert float(model.scores("").max()) == 0.0
+    assert float(model.scores("qqqq xxxx zzzz").max()) == 0.0
+
+
+def test_story_carries_a_vague_question_when_both_readers_agree(shipped_matcher) -> None:
+    # The question alone ("Stemmer det?") names nothing; the story names the topic, and
+    # both the rule-based scorer and the wording model put the same entry first.
+    story = (
+        "Vi har bodd på Fetsund i mange år og har alltid hatt kort vei til legevakta "
+        "på Sørumsand. Naboen sier at den skal legges ned."
+    )
+    result = shipped_matcher.match("Stemmer det?", context=story, context_weight=1.0)
+    assert result.outcome == ANSWERED
+    assert result.best is not None
+    assert result.best.entry_id == "legevakt-sorumsand"
+
+
+def test_previous_question_is_not_read_as_a_story(shipped_matcher) -> None:
+    # A conversation's old topic must not carry a new question by agreement alone.
+    result = shipped_matcher.match(
+        "og hva med svømmehallen?",
+        context="Blir legevakten på Sørumsand beholdt?",
+        context_weight=0.35,
+        story=False,
+    )
+    assert not (result.answered and result.best and result.best.entry_id == "legevakt-sorumsand")

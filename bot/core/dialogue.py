@@ -56,19 +56,21 @@ def respond(
     understood: list[str] = []
     for i, question in enumerate(message.questions):
         context, weight, leans_on = message.context, settings.context_weight, None
+        story = True
         if topic_words(question) <= settings.vague_words:
             weight = settings.vague_context_weight
         if i > 0 and is_follow_up(question):
             # "Hvor høy er eiendomsskatten, og hva går pengene til?": the second
             # question's topic is the first's.
-            context, weight = (
+            context, weight, story = (
                 f"{message.questions[i - 1]} {message.context}",
                 settings.follow_up_weight,
+                False,
             )
         elif i == 0 and topic is not None and is_follow_up(question):
             context = f"{topic.question} {message.context}".strip()
-            weight, leans_on = settings.follow_up_weight, topic
-        result = matcher.match(question, context=context, context_weight=weight)
+            weight, leans_on, story = settings.follow_up_weight, topic, False
+        result = matcher.match(question, context=context, context_weight=weight, story=story)
         if leans_on is not None and _finds(result, leans_on.entry_id):
             # The follow-up found the passage just quoted. If it names a topic of its
             # own ("og helsehuset?"), that topic wins; else it asks for more than the

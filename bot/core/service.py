@@ -71,6 +71,10 @@ class Answerer:
         """Forgets a conversation's topic (on /start)."""
         self.conversations.forget(conversation)
 
+    def warm_up(self) -> None:
+        """Builds what the matcher otherwise builds on first use (for long-running bots)."""
+        _ = self.matcher.wording
+
     def answer_entry(self, entry_id: str, *, language: str = "nb") -> Reply | None:
         """Returns the reply for a chosen entry, or None if it no longer exists."""
         return answer_entry(self.kb, entry_id, language=language)
@@ -90,6 +94,7 @@ class Answerer:
             try:
                 kb = load_knowledge(self.directory)
                 matcher = Matcher(kb)
+                _ = matcher.wording  # built here, in the reloading thread, not on first use
             except KnowledgeError as exc:
                 self.last_problems = exc.problems
                 logger.warning(

@@ -227,6 +227,9 @@ def add_handlers(app: Application, state: BotState) -> None:
 async def _post_init(app: Application) -> None:
     """Opens the question log and registers the command menu, before updates are fetched."""
     state: BotState = app.bot_data[STATE_KEY]
+    # The wording model is built on first use; build it now, off the event loop, so
+    # the first long message is not the one that waits for it.
+    await asyncio.to_thread(state.answerer.warm_up)
     if state.log is not None:
         try:
             await state.log.open()

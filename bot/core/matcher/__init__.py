@@ -14,6 +14,8 @@ Pure: no ``telegram``, no database, no I/O.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rapidfuzz import fuzz, process
 
 from bot.core.facts import asked_kinds, holds, kind_of
@@ -39,6 +41,9 @@ from bot.core.text import (
     surface,
 )
 
+if TYPE_CHECKING:
+    from bot.core.matcher.wording import WordingModel
+
 
 class Matcher:
     """Answers questions from a knowledge base; build once, then call ``match``."""
@@ -48,6 +53,7 @@ class Matcher:
         self.settings = settings or Settings()
         self._index = build_index(kb.entries, kb.synonyms, self.settings)
         self._scorer = Scorer(self._index, self.settings)
+        self._wording: WordingModel | None = None  # built on first need (see wording)
         self._position = {entry.id: i for i, entry in enumerate(self._index.entries)}
         # Each phrasing and title, as its folded words, to the entry it belongs to.
         self._phrasings: dict[str, str] = {}
@@ -65,14 +71,21 @@ class Matcher:
         return self._scorer.rank(tokens, surface(question), limit=limit)
 
     def match(
-        self, question: str, *, context: str = "", context_weight: float | None = None
+        self,
+        question: str,
+        *,
+        context: str = "",
+        context_weight: float | None = None,
+        story: bool = True,
     ) -> MatchResult:
         """Returns the answer to a question, alternatives when unsure, an honest partial
         answer when the passage lacks what is asked, or a decline.
 
         ``context`` (the story around the question, or the previous question of a
         conversation) helps find the topic but never vetoes it: decline cues and what
-        is asked for are read from the question alone.
+        is asked for are read from the question alone. ``story`` tells that the context
+        is the message's own story, which the wording model may read with the question
+        (a previous question of the conversation is not: it names the old topic).
         """
         s = self.settings
         question = cut(question)
@@ -95,15 +108,16 @@ class Matcher:
         exact = None if context else self._exact(question, ranked)
         if exact is not None:
             ranked = (exact, *(c for c in ranked if c.entry_id != exact.entry_id))
+        agreed = story and bool(around) and self._agreed(question, context, ranked)
         floor = s.story_floor if around and weight >= s.vague_context_weight else 0.0
-        if not ranked or ranked[0].score < (floor or s.alternative_threshold):
+        if not ranked or (ranked[0].score < (floor or s.alternative_threshold) and not agreed):
             return MatchResult(question, DECLINED, ranked=ranked, language=language)
         best = ranked[0]
         missing = self._missing(question, tokens, best.entry_id, exact=exact is not None)
         if missing is not None:
             # The topic is found but not what is asked of it: say so, quoting the
             # passage, when the topic is clear enough; otherwise decline.
-            outcome = RELATED if best.score >= s.answer_floor else DECLINED
+            outcome = RELATED if best.score >= s.answer_floor or agreed else DECLINED
             return MatchResult(
                 question, outcome, best=best, ranked=ranked, language=language, missing=missing
             )
@@ -119,6 +133,7 @@ class Matcher:
                 and best.score + s.gap_weight * gap >= s.answer_threshold
             )
             or (leaning and best.score >= s.story_floor and gap >= s.story_gap)
+            or agreed
         ):
             return MatchResult(question, ANSWERED, best=best, ranked=ranked, language=language)
         close = tuple(
@@ -134,6 +149,29 @@ class Matcher:
             ranked=ranked,
             language=language,
         )
+
+    def _agreed(self, question: str, context: str, ranked: tuple[Candidate, ...]) -> bool:
+        """Tells whether both readers put the same entry first for a message with a story.
+
+        The rule-based scores of a long message are diluted by its story, but the
+        wording model reads the whole message by its letters: where the two agree on
+        an entry, and it leads the wording model's runner-up, the answer is nearly
+        always right (and near-topic questions rarely get both to agree).
+        """
+        s = self.settings
+        if not ranked or ranked[0].score < s.agree_floor:
+            return False
+        position, lead = self.wording.leader(f"{context} {question}")
+        return position == self._position[ranked[0].entry_id] and lead >= s.agree_lead
+
+    @property
+    def wording(self) -> WordingModel:
+        """The n-gram wording model, built on first use (numpy is imported only then)."""
+        if self._wording is None:
+            from bot.core.matcher.wording import build_wording
+
+            self._wording = build_wording(self._index.entries)
+        return self._wording
 
     def _exact(self, question: str, ranked: tuple[Candidate, ...]) -> Candidate | None:
         """Returns the entry whose phrasing or title the question is (near enough), or None."""

@@ -62,6 +62,11 @@ class Settings:
     story_floor: float = 35.0
     story_gap: float = 9.0
     follow_up_weight: float = 0.35
+    # A message with a story is answered when the rule-based scorer and the n-gram
+    # wording model put the same entry first, with at least this rule score and this
+    # lead over the wording model's runner-up (see Matcher._agreed).
+    agree_floor: float = 30.0
+    agree_lead: float = 0.0
     # A question within this fuzz.ratio of an entry's phrasing or title is that entry's.
     exact_ratio: float = 95.0
 
