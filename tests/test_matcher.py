@@ -935,6 +935,31 @@ def test_a_follow_up_is_read_with_the_topic_and_a_new_question_is_not(
     assert new.reply.entry.id.startswith("eiendomsskatt")
 
 
+@pytest.mark.parametrize(
+    ("first", "follow_up", "outcome"),
+    [
+        # The passage names both new and old pitches: it answers "and the new ones?".
+        ("Hva gjør kommunen med de gamle kunstgressbanene?", "og de nye?", ANSWERED),
+        # It says nothing of why: the bot says that is all the documents say.
+        ("Blir legevakten på Sørumsand beholdt?", "hvorfor det?", RELATED),
+        # "Which schools?" asks for names a passage on temporary pavilions does not give.
+        ("Skal brakkeskolene bort?", "hvilke skoler gjelder det?", RELATED),
+    ],
+)
+def test_a_follow_up_on_the_same_passage_is_answered_only_if_it_says_so(
+    shipped_matcher: Matcher, first: str, follow_up: str, outcome: str
+):
+    from bot.core.dialogue import respond
+
+    kb = shipped_matcher.kb
+    before = respond(kb, shipped_matcher, first, now=0)
+    assert before.reply.outcome == ANSWERED
+    after = respond(kb, shipped_matcher, follow_up, topic=before.topic, now=1)
+    assert after.reply.outcome in ((outcome, DECLINED) if outcome == RELATED else (outcome,))
+    if outcome == ANSWERED:
+        assert after.reply.entry == before.reply.entry
+
+
 def test_the_topic_is_forgotten_after_ten_minutes():
     from bot.core.dialogue import Conversations, Topic
 

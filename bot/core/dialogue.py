@@ -78,7 +78,9 @@ def respond(
             alone = matcher.match(question)
             if alone.outcome == ANSWERED and not _finds(alone, leans_on.entry_id):
                 result = alone
-            elif result.outcome == ANSWERED:
+            elif result.outcome == ANSWERED and not _answers_again(
+                matcher, question, leans_on.entry_id
+            ):
                 result = replace(result, outcome=RELATED, missing=result.missing or "detail")
         elif context and result.outcome != ANSWERED:
             # The story helps find the topic; if the question alone is clear, it wins.
@@ -91,6 +93,24 @@ def respond(
     replies = [compose(kb, r) for r in results]
     reply = replace(replies[0], more=tuple(replies[1:])) if len(replies) > 1 else replies[0]
     return Turn(reply, _next_topic(results, understood, now))
+
+
+def _answers_again(matcher: Matcher, question: str, entry_id: str | None) -> bool:
+    """Tells whether the passage just quoted also answers a follow-up on it.
+
+    It does when the passage's entry holds most of the follow-up's own words ("og de
+    nye?" of a passage on new and old pitches), or, for a follow-up with no words of its
+    own, when it asks for a kind of fact the passage holds ("kvar?" of a passage that
+    names where: the matcher has checked that it holds it). Otherwise ("hvorfor?",
+    "og innleie?" of a passage that says neither) the bot says the passage is all the
+    documents say.
+    """
+    if entry_id is None:
+        return False
+    share = matcher.covers(question, entry_id)
+    if share is None:
+        return bool(matcher.asks_for(question))
+    return share >= matcher.settings.follow_up_cover
 
 
 def _finds(result: MatchResult, entry_id: str | None) -> bool:

@@ -30,6 +30,7 @@ _HELD_BY = {
     "duration": ("time", "amount"),
     "place": ("place", "place_cased"),
     "person": ("person_cased",),
+    "name": ("person_cased", "place_cased", "amount"),
     "amount": ("amount",),
 }
 
@@ -71,6 +72,8 @@ def asked_kinds(question: str, tokens: Sequence[str]) -> list[str]:
             kinds.append(kind)
     if _pattern("person", "asks").search(question) and "person" not in kinds:
         kinds.append("person")
+    if _pattern("which", "asks").search(question) and not kinds:
+        kinds.append("name")
     if _pattern("which_year", "asks").search(question) and "time" not in kinds:
         kinds.append("time")
     return kinds

@@ -195,6 +195,13 @@ class Matcher:
                 return None
         return Candidate(entry_id, 100.0, self.kb.by_id[entry_id].label)
 
+    def lacks(self, question: str, entry_id: str) -> str | None:
+        """Returns the kind of fact a new question asks for that the entry lacks, or None."""
+        question = cut(question)
+        return self._missing(
+            question, list(dict.fromkeys(content_stems(question))), entry_id, exact=False
+        )
+
     def _missing(
         self, question: str, tokens: list[str], entry_id: str, *, exact: bool
     ) -> str | None:
@@ -217,6 +224,27 @@ class Matcher:
             elif not holds(passage, kind):
                 return kind
         return None
+
+    def covers(self, question: str, entry_id: str) -> float | None:
+        """Returns the share of a question's topic words that the entry's own words hold.
+
+        None when the question has no topic words of its own ("hvor mange?", "kvar?").
+        """
+        tokens = [t for t in dict.fromkeys(content_stems(cut(question))) if t[0] not in "?!"]
+        if not tokens:
+            return None
+        weights = self._index.weights[self._position[entry_id]]
+        found = sum(
+            1
+            for t in tokens
+            if t in weights or any(word in weights for word, _ in self._scorer.expand(t))
+        )
+        return found / len(tokens)
+
+    def asks_for(self, question: str) -> list[str]:
+        """Returns the kinds of fact a question asks for (a time, a place, an amount …)."""
+        question = cut(question)
+        return asked_kinds(question, list(dict.fromkeys(content_stems(question))))
 
     @property
     def vocabulary_size(self) -> int:

@@ -62,6 +62,9 @@ class Settings:
     story_floor: float = 35.0
     story_gap: float = 9.0
     follow_up_weight: float = 0.35
+    # A follow-up landing on the passage just quoted is answered by it again when the
+    # passage's entry holds at least this share of the follow-up's own topic words.
+    follow_up_cover: float = 0.5
     # A message with a story is answered when the rule-based scorer and the n-gram
     # wording model put the same entry first, with at least this rule score and this
     # lead over the wording model's runner-up (see Matcher._agreed).
