@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 from pathlib import Path
 
 import pytest
-from conftest import TINY_ENTRIES
+from conftest import SHIPPED_KNOWLEDGE, TINY_ENTRIES
 
 from bot.authoring.teach import TeachError, add_phrasing
 from bot.core.knowledge import load_knowledge
-from bot.core.matcher import ANSWERED, Matcher
+from bot.core.matcher import ANSWERED, RELATED, Matcher
 
 
 def _snapshot(directory: Path) -> dict[str, bytes]:
@@ -186,8 +188,102 @@ def test_teach_refuses_a_broken_knowledge_base(tiny_knowledge: Path):
 
 def test_teaching_twice_adds_two_lines_in_order(tiny_knowledge: Path):
     add_phrasing(tiny_knowledge, "helsehus", "Hvor skal helsehuset ligge?")
-    add_phrasing(tiny_knowledge, "helsehus", "Når åpner helsehuset?")
+    add_phrasing(tiny_knowledge, "helsehus", "Skal det bygges helsehus?")
     questions = load_knowledge(tiny_knowledge).by_id["helsehus"].questions
-    assert questions[-2:] == ("Hvor skal helsehuset ligge?", "Når åpner helsehuset?")
+    assert questions[-2:] == ("Hvor skal helsehuset ligge?", "Skal det bygges helsehus?")
     text = (tiny_knowledge / "demo.yaml").read_text(encoding="utf-8")
     assert len(text.splitlines()) == len(TINY_ENTRIES.splitlines()) + 2
+
+
+# --- teaching safely: what would make the bot claim more than its passage says ------------
+
+REFUSED = [
+    pytest.param(
+        "helsehus",
+        "Når åpner helsehuset?",
+        "asks when, and the passage of entry 'helsehus' does not say",
+        id="asks-for-a-time-the-passage-lacks",
+    ),
+    pytest.param(
+        "legevakt-nordby",
+        "Hva er telefonnummeret til legevakten i Nordby?",
+        "asks phone numbers, addresses or e-mail",
+        id="asks-for-a-phone-number",
+    ),
+    pytest.param(
+        "helsehus",
+        "ring meg på [telefon] om helsehuset",
+        "still holds the redaction label [telefon]",
+        id="redaction-label",
+    ),
+    pytest.param(
+        "helsehus",
+        "send svar til [e-post] om det nye helsehuset",
+        "still holds the redaction label [e-post]",
+        id="e-mail-label",
+    ),
+    pytest.param(
+        "helsehus",
+        "Blir legevakten på Nordby beholdt i perioden?",
+        "already answers it with entry 'legevakt-nordby'",
+        id="another-entry-answers-it",
+    ),
+]
+
+
+@pytest.mark.parametrize(("entry_id", "phrasing", "reason"), REFUSED)
+def test_teach_refuses_what_the_entry_does_not_answer(
+    tiny_knowledge: Path, entry_id: str, phrasing: str, reason: str
+):
+    before = _snapshot(tiny_knowledge)
+    with pytest.raises(TeachError, match=re.escape(reason)) as caught:
+        add_phrasing(tiny_knowledge, entry_id, phrasing)
+    assert caught.value.overridable
+    assert _snapshot(tiny_knowledge) == before
+
+
+@pytest.mark.parametrize(("entry_id", "phrasing", "reason"), REFUSED[:4])
+def test_teach_with_force_overrides_the_refusal(
+    tiny_knowledge: Path, entry_id: str, phrasing: str, reason: str
+):
+    add_phrasing(tiny_knowledge, entry_id, phrasing, force=True)
+    assert load_knowledge(tiny_knowledge).by_id[entry_id].questions[-1] == phrasing
+
+
+@pytest.mark.parametrize(
+    "phrasing",
+    ["Kommer det et helsehus i sentrum?", "Hvor skal helsehuset ligge?", "Hva med helsehuset?"],
+)
+def test_teach_accepts_what_the_passage_holds(tiny_knowledge: Path, phrasing: str):
+    add_phrasing(tiny_knowledge, "helsehus", phrasing)
+    assert load_knowledge(tiny_knowledge).by_id["helsehus"].questions[-1] == phrasing
+
+
+@pytest.fixture(scope="module")
+def shipped_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One copy of the shipped knowledge for the module's refusals (which change nothing)."""
+    target = tmp_path_factory.mktemp("shipped") / "knowledge"
+    shutil.copytree(SHIPPED_KNOWLEDGE, target, ignore=shutil.ignore_patterns(".*"))
+    return target
+
+
+@pytest.mark.parametrize(
+    ("entry_id", "phrasing", "missing"),
+    [
+        ("bibliotektilbud", "når åpner biblioteket på lørdag", "when"),
+        ("legevakt-sorumsand", "legevakt sørumsand åpningstider", "opening hours"),
+    ],
+    ids=["library-on-saturday", "legevakt-opening-hours"],
+)
+def test_teaching_a_right_decline_away_is_refused_on_the_shipped_base(
+    shipped_copy: Path, entry_id: str, phrasing: str, missing: str
+):
+    before = _snapshot(shipped_copy)
+    kb = load_knowledge(shipped_copy)
+    matcher = Matcher(kb)
+    result = matcher.match(phrasing)
+    assert (result.outcome, result.best.entry_id) == (RELATED, entry_id)
+    assert matcher.lacks(phrasing, entry_id) == result.missing
+    with pytest.raises(TeachError, match=f"asks {missing}, and the passage of entry '{entry_id}'"):
+        add_phrasing(shipped_copy, entry_id, phrasing)
+    assert _snapshot(shipped_copy) == before

@@ -1,4 +1,8 @@
-"""The console chat: the same answering pipeline and replies as Telegram, as plain text."""
+"""The console chat: the same answering pipeline, replies and commands as Telegram, as text.
+
+/start, /help (/hjelp), /kilder and /spor say what they say in Telegram; a number picks an
+option only while a "Mente du …?" menu is open, and is otherwise a question, as in Telegram.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.core.matcher import AMBIGUOUS
+from bot.core.messages import EXAMPLE_QUESTIONS, phrase
+from bot.core.replies import examples_text, smalltalk_text, sources_lines
 from bot.core.service import Answerer, log_event
 
 if TYPE_CHECKING:
@@ -18,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 BANNER = (
     "Lillestrøm kommune – spør om sammenslåingen eller den politiske plattformen 2019–2023.\n"
-    "Skriv et spørsmål og trykk Enter. Ctrl-D eller «exit» avslutter."
+    "Skriv et spørsmål og trykk Enter; /help forklarer. Ctrl-D eller «exit» avslutter."
 )
 
 
@@ -47,14 +53,84 @@ async def _open_log() -> QuestionLog | None:
     return log
 
 
-async def _chat(answerer: Answerer) -> int:
-    from bot.core.events import Channel
+CONVERSATION = "console"
+EXIT_WORDS = frozenset({"exit", "quit", "avslutt"})
 
+
+class Console:
+    """One console session: its language, its open "mente du" menu and the question log."""
+
+    def __init__(self, answerer: Answerer, log: QuestionLog | None) -> None:
+        self.answerer = answerer
+        self.log = log
+        self.language = "nb"
+        self.choices: list[str] = []  # entry ids of the open "mente du" menu
+
+    def command(self, line: str) -> str:
+        """Returns the reply to a /command, as Telegram gives it (commands are not logged)."""
+        name, _, rest = line[1:].partition(" ")
+        name = name.partition("@")[0].casefold()
+        lang = self.language
+        if name == "start":
+            self.answerer.forget(CONVERSATION)
+            return f"{phrase('welcome', lang)}\n{examples_text()}"
+        if name in ("help", "hjelp"):
+            return f"{smalltalk_text('help', lang)}\n\n{phrase('console_commands', lang)}"
+        if name == "kilder":
+            return "\n".join(sources_lines(self.answerer.kb, lang, html=False)).strip()
+        if name == "spor":
+            if rest.strip():
+                return self.ask(rest.strip())
+            return phrase("spor_usage", lang, example=EXAMPLE_QUESTIONS[0])
+        return phrase("unknown_command", lang)
+
+    def pick(self, number: int) -> str | None:
+        """Returns the answer of an option of the open "mente du" menu, or None if none is."""
+        if not 1 <= number <= len(self.choices):
+            return None
+        reply = self.answerer.answer_entry(self.choices[number - 1], language=self.language)
+        self.choices = []
+        return reply.as_text() if reply is not None else None
+
+    def ask(self, question: str) -> str:
+        """Answers a question in the light of the conversation, records it, returns the reply."""
+        from bot.core.events import Channel
+
+        answered = self.answerer.answer(question, conversation=CONVERSATION)
+        reply = answered.reply
+        self.language = reply.language
+        self.choices = (
+            [cand.entry_id for cand, _ in reply.alternatives] if reply.outcome == AMBIGUOUS else []
+        )
+        if self.log is not None:
+            self.log.record(
+                log_event(
+                    reply,
+                    question=question,
+                    channel=Channel.CONSOLE,
+                    latency_ms=answered.latency_ms,
+                    user_key=None,
+                )
+            )
+        return reply.as_text()
+
+    def reply(self, line: str) -> str:
+        """Returns the reply to one line: a command, a menu pick, or a question."""
+        if line.startswith("/"):
+            self.choices = []
+            return self.command(line)
+        if line.isdigit() and self.choices:
+            picked = self.pick(int(line))
+            if picked is not None:
+                return picked
+        return self.ask(line)
+
+
+async def _chat(answerer: Answerer) -> int:
     log = await _open_log()
+    console = Console(answerer, log)
     interactive = sys.stdin.isatty()
     print(BANNER, flush=True)
-    pending_choices: list[str] = []
-    language = "nb"
     try:
         while True:
             if interactive:
@@ -62,40 +138,12 @@ async def _chat(answerer: Answerer) -> int:
             line = await asyncio.to_thread(sys.stdin.readline)
             if not line:
                 break
-            question = line.strip()
-            if not question:
+            text = line.strip()
+            if not text:
                 continue
-            if question.lower() in {"exit", "quit", "avslutt"}:
+            if text.casefold() in EXIT_WORDS:
                 break
-            if (
-                pending_choices
-                and question.isdigit()
-                and 1 <= int(question) <= len(pending_choices)
-            ):
-                reply = answerer.answer_entry(pending_choices[int(question) - 1], language=language)
-                pending_choices = []
-                if reply is not None:
-                    print(reply.as_text() + "\n", flush=True)
-                continue
-            answered = answerer.answer(question, conversation="console")
-            reply = answered.reply
-            language = reply.language
-            pending_choices = (
-                [cand.entry_id for cand, _ in reply.alternatives]
-                if reply.outcome == AMBIGUOUS
-                else []
-            )
-            print(reply.as_text() + "\n", flush=True)
-            if log is not None:
-                log.record(
-                    log_event(
-                        reply,
-                        question=question,
-                        channel=Channel.CONSOLE,
-                        latency_ms=answered.latency_ms,
-                        user_key=None,
-                    )
-                )
+            print(console.reply(text) + "\n", flush=True)
     finally:
         if log is not None:
             await log.close()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from bot.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, knowledge_dir
 from bot.cli.resident import cmd_ask, cmd_chat
-from bot.cli.staff import cmd_check, cmd_eval, cmd_import
+from bot.cli.staff import cmd_check, cmd_entries, cmd_eval, cmd_import
 from bot.core.errors import BotError, KnowledgeError
 
 # --- bench -------------------------------------------------------------------------------
@@ -45,15 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m bot",
         description="Lillestrøm kommune's resident bot: answers questions by quoting sources.",
     )
-    parser.add_argument(
-        "--knowledge",
-        metavar="DIR",
-        help="knowledge directory (default: $BOT_KNOWLEDGE_DIR or the repository's knowledge/)",
+    knowledge_help = (
+        "knowledge directory (default: $BOT_KNOWLEDGE_DIR or the repository's knowledge/)"
+    )
+    parser.add_argument("--knowledge", metavar="DIR", help=knowledge_help)
+    # The global options work after the command too; SUPPRESS keeps one given before it.
+    global_options = argparse.ArgumentParser(add_help=False)
+    global_options.add_argument(
+        "--knowledge", metavar="DIR", default=argparse.SUPPRESS, help=knowledge_help
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str, handler: Handler, help_: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_)
+        p = sub.add_parser(name, help=help_, description=help_, parents=[global_options])
         p.set_defaults(handler=handler)
         return p
 
@@ -100,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="leave out the list of failures")
 
     add("chat", cmd_chat, "chat in the console with the same replies as Telegram gives")
+
+    p = add("entries", cmd_entries, "list the entries' ids and titles, or search them")
+    p.add_argument("search", nargs="*", help="words the id, title or section must hold")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
 
     p = add("bench", cmd_bench, "measure start-up, index build, memory and latency")
     p.add_argument("--quick", action="store_true", help="fewer repetitions, for a smoke run")

@@ -7,8 +7,38 @@ import json
 import sys
 from pathlib import Path
 
-from bot.cli.common import EXIT_ERROR, EXIT_OK, load
+from bot.cli.common import EXIT_ERROR, EXIT_OK, knowledge_dir, load
 from bot.core.errors import BotError, KnowledgeError, UsageError
+
+
+def cmd_entries(args: argparse.Namespace) -> int:
+    """Lists the entries (those whose id, title or section hold the search words): id, label."""
+    from bot.core.knowledge import load_knowledge, search_entries
+
+    kb = load_knowledge(knowledge_dir(args))
+    search = " ".join(args.search)
+    found = search_entries(kb, search) if search else kb.entries
+    if not found:
+        raise BotError(f"no entry's id, title or section holds '{search}'")
+    if args.json:
+        rows = [
+            {
+                "id": e.id,
+                "title": e.title or None,
+                "label": e.label,
+                "section": e.section,
+                "source": e.source,
+                "file": e.file.name,
+                "questions": len(e.questions),
+            }
+            for e in found
+        ]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    width = max(len(e.id) for e in found)
+    for e in found:
+        print(f"{e.id:<{width}}  {e.label}  ({e.section})")
+    return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -125,8 +125,28 @@ class Reply:
 
 def smalltalk_text(kind: str, language: str) -> str:
     """Returns the short friendly reply to a greeting, thanks, goodbye or help request."""
-    examples = "\n".join(f"• {q}" for q in EXAMPLE_QUESTIONS)
-    return phrase(kind, language).format(example=EXAMPLE_QUESTIONS[0], examples=examples)
+    return phrase(kind, language).format(example=EXAMPLE_QUESTIONS[0], examples=examples_text())
+
+
+def sources_lines(kb: KnowledgeBase, language: str, *, html: bool) -> list[str]:
+    """Returns /kilder: the heading, then each document with its date, what it is and its link."""
+
+    def text(value: str) -> str:
+        return esc(value) if html else value
+
+    lines = [text(phrase("sources", language))]
+    for source in kb.sources.values():
+        meta = source.meta
+        title = f"<b>{esc(meta.title)}</b>" if html else meta.title
+        lines.append(f"\n• {title} ({text(meta.when)})\n{text(meta.description)}")
+        if meta.url:
+            lines.append(text(meta.url))
+    return lines
+
+
+def examples_text() -> str:
+    """Returns the example questions as a bulleted list, for channels without buttons."""
+    return "\n".join(f"• {q}" for q in EXAMPLE_QUESTIONS)
 
 
 def esc(text: str) -> str:
@@ -176,5 +196,7 @@ __all__ = [
     "answer_entry",
     "compose",
     "esc",
+    "examples_text",
     "smalltalk_text",
+    "sources_lines",
 ]

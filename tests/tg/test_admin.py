@@ -145,3 +145,32 @@ async def test_residents_get_answers_while_the_knowledge_reloads(
         answerer._reloading.release()
     [done] = await bot.standin.wait_for_messages(1, chat_id=ADMIN, timeout=10)
     assert done.text == "Reloaded: 4 entries."
+
+
+async def test_teach_refuses_a_right_decline_and_an_admin_can_teach_it_anyway(
+    make_bot: HarnessFactory, tiny_knowledge: Path
+) -> None:
+    bot = await make_bot(Answerer(tiny_knowledge))
+    entries = tiny_knowledge / "demo.yaml"
+    when = "Når åpner helsehuset?"
+    phone = "ring meg på 12345678 om helsehuset"
+    await bot.ask(when)
+    await bot.ask(phone)
+    refs = [row["ref"] for row in await bot.rows()]
+
+    refused = await bot.command(ADMIN, "teach", f"{refs[0]} helsehus")
+    assert refused.text.startswith(f"Not taught: '{when}' asks when, and the passage")
+    [anyway] = refused.buttons
+    assert anyway["text"] == "Teach anyway"
+    assert when not in entries.read_text(encoding="utf-8")
+    await bot.press(ADMIN, refused, anyway["callback_data"])
+    await bot.standin.wait_for(
+        lambda: bot.standin.sent_messages[-1].text.startswith(f"Taught «{when}» to helsehus")
+    )
+    assert when in entries.read_text(encoding="utf-8")
+
+    # The log holds the question redacted: its label is refused, "force" overrides.
+    labelled = await bot.command(ADMIN, "teach", f"{refs[1]} helsehus")
+    assert "still holds the redaction label [telefon]" in labelled.text
+    forced = await bot.command(ADMIN, "teach", f"{refs[1]} helsehus force")
+    assert forced.text.startswith("Taught «ring meg på [telefon] om helsehuset» to helsehus")
