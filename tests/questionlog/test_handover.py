@@ -1,0 +1,67 @@
+"""Handover cases in SQLite: opening once per question, closing, retention and forget."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.questionlog.handover import HandoverDesk
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def case_fields(ref: str, *, user_key: str = "kari") -> dict[str, object]:
+    return {
+        "ref": ref,
+        "chat_id": 1001,
+        "user_key": user_key,
+        "question": "ring meg på 912 34 567 om bossdunken",
+        "bot_reply": "Beklager …",
+        "language": "nb",
+    }
+
+
+async def test_a_question_opens_one_case_with_personal_data_redacted(tmp_path: Path) -> None:
+    async with HandoverDesk(tmp_path / "bot.sqlite3", days=14) as desk:
+        case = await desk.open_case(**case_fields("abcd"), now=NOW)
+        assert case is not None
+        assert case.case_no == 1
+        assert case.open
+        assert "912" not in case.question
+        assert await desk.open_case(**case_fields("abcd"), now=NOW) is None  # a double tap
+
+        await desk.sent_to_staff(case.case_no, 77)
+        found = await desk.by_staff_message(77)
+        assert found is not None
+        assert found.case_no == 1
+        assert await desk.by_staff_message(78) is None
+
+        assert await desk.close_case(1, now=NOW)
+        closed = await desk.by_staff_message(77)
+        assert closed is not None
+        assert closed.chat_id is None
+        assert not closed.open
+        assert not await desk.close_case(1, now=NOW)
+
+
+async def test_retention_and_forget_delete_cases(tmp_path: Path) -> None:
+    async with HandoverDesk(tmp_path / "bot.sqlite3", days=14) as desk:
+        await desk.open_case(**case_fields("old1"), now=NOW - timedelta(days=15))
+        await desk.open_case(**case_fields("new1"), now=NOW - timedelta(days=3))
+        await desk.open_case(**case_fields("new2", user_key="ola"), now=NOW)
+
+        waiting = await desk.waiting(older_than=timedelta(days=2), now=NOW)
+        assert [c.ref for c in waiting] == ["old1", "new1"]
+
+        assert await desk.purge(now=NOW) == 1
+        assert await desk.forget("kari") == 1
+        assert await desk.counts() == {"cases": 1, "open": 1, "answered": 0}
+
+
+async def test_staff_answers_are_kept_for_review(tmp_path: Path) -> None:
+    async with HandoverDesk(tmp_path / "bot.sqlite3", days=14) as desk:
+        case = await desk.open_case(**case_fields("abcd"), now=NOW)
+        assert case is not None
+        await desk.answered(case.case_no, "Tømming skjer hver tirsdag.", now=NOW)
+        [handled] = await desk.handled()
+        assert handled.staff_answer == "Tømming skjer hver tirsdag."
