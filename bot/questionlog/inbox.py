@@ -1,0 +1,165 @@
+"""The durable inbox: every update Telegram sends, kept in SQLite until it is answered.
+
+An update is written here before it is confirmed to Telegram (the next ``getUpdates``
+offset, or the webhook's 200), and marked done once its reply has been sent. On start,
+undone updates are answered first, so a crash loses nothing and repeats at most the few
+replies that were in flight.
+
+A raw update names its sender, so it is personal data: its body is deleted as soon as
+it is answered. Only the update's number stays, until Telegram has been told (by the
+next fetch) not to send it again, so a repeated delivery is recognised and not answered
+twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.questionlog.errors import StoreError
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS inbox (
+        update_id INTEGER PRIMARY KEY,
+        received_at TEXT NOT NULL,
+        body TEXT,
+        done INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS ix_inbox_done ON inbox (done, update_id)",
+)
+
+
+class Inbox:
+    """Updates received and not yet answered, in their own table beside the question log."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._conn: aiosqlite.Connection | None = None
+
+    async def open(self) -> None:
+        """Opens the database and creates the table if needed."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = await aiosqlite.connect(self.path, timeout=10.0)
+            await self._conn.execute("PRAGMA journal_mode=WAL")
+            # An update must be on disk before Telegram is told it arrived.
+            await self._conn.execute("PRAGMA synchronous=FULL")
+            for statement in _SCHEMA:
+                await self._conn.execute(statement)
+            await self._conn.commit()
+        except (sqlite3.Error, OSError) as exc:
+            await self.close()
+            raise StoreError(f"cannot open the inbox in {self.path}: {exc}") from exc
+
+    async def close(self) -> None:
+        """Closes the database."""
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+
+    async def __aenter__(self) -> Inbox:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def _db(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise StoreError("the inbox is not open")
+        return self._conn
+
+    async def add(self, updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Stores updates (one transaction); returns those not seen before, in order."""
+        now = datetime.now(UTC).isoformat()
+        fresh: list[dict[str, Any]] = []
+        try:
+            for update in updates:
+                cursor = await self._db().execute(
+                    "INSERT INTO inbox (update_id, received_at, body) VALUES (?, ?, ?) "
+                    "ON CONFLICT (update_id) DO NOTHING",
+                    (int(update["update_id"]), now, json.dumps(update, ensure_ascii=False)),
+                )
+                if cursor.rowcount:
+                    fresh.append(update)
+            await self._db().commit()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot store updates in the inbox: {exc}") from exc
+        return fresh
+
+    async def undone(self) -> list[dict[str, Any]]:
+        """Returns the updates received but not answered, oldest first."""
+        try:
+            async with self._db().execute(
+                "SELECT body FROM inbox WHERE done = 0 ORDER BY update_id"
+            ) as cursor:
+                rows = await cursor.fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the inbox: {exc}") from exc
+        found: list[dict[str, Any]] = []
+        for (body,) in rows:
+            try:
+                found.append(json.loads(body))
+            except (TypeError, ValueError):
+                logger.warning("an unreadable inbox row was skipped")
+        return found
+
+    async def done(self, update_id: int) -> None:
+        """Marks an update answered and deletes its body (who sent it, what it said)."""
+        try:
+            await self._db().execute(
+                "UPDATE inbox SET done = 1, body = NULL WHERE update_id = ?", (update_id,)
+            )
+            await self._db().commit()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot mark an update answered: {exc}") from exc
+
+    async def confirmed(self, offset: int) -> None:
+        """Forgets answered updates below an offset Telegram has been sent (it will not
+        send them again)."""
+        try:
+            await self._db().execute(
+                "DELETE FROM inbox WHERE done = 1 AND update_id < ?", (offset,)
+            )
+            await self._db().commit()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot tidy the inbox: {exc}") from exc
+
+    async def tidy(self, *, hours: float = 24.0) -> int:
+        """Forgets answered updates older than Telegram would send again (webhook mode)."""
+        cutoff = (datetime.now(UTC) - timedelta(hours=hours)).isoformat()
+        try:
+            cursor = await self._db().execute(
+                "DELETE FROM inbox WHERE done = 1 AND received_at < ?", (cutoff,)
+            )
+            await self._db().commit()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot tidy the inbox: {exc}") from exc
+        return cursor.rowcount
+
+    async def next_offset(self) -> int | None:
+        """Returns the offset after the newest update stored, or None when empty."""
+        try:
+            async with self._db().execute("SELECT max(update_id) FROM inbox") as cursor:
+                row = await cursor.fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the inbox: {exc}") from exc
+        return None if row is None or row[0] is None else int(row[0]) + 1
+
+    async def counts(self) -> tuple[int, int]:
+        """Returns how many updates wait and how many answered ones are still remembered."""
+        async with self._db().execute("SELECT sum(done = 0), sum(done = 1) FROM inbox") as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return 0, 0
+        return int(row[0] or 0), int(row[1] or 0)
