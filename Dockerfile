@@ -8,6 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     BOT_DATABASE=/data/bot.sqlite3 \
+    MPLCONFIGDIR=/tmp/matplotlib \
     BOT_KNOWLEDGE_DIR=/app/knowledge
 
 WORKDIR /app
@@ -33,5 +34,10 @@ VOLUME ["/data", "/app/knowledge"]
 
 # Webhook mode listens here when BOT_WEBHOOK_URL is set; polling needs no port.
 EXPOSE 8443
+
+# SIGTERM stops fetching, finishes the replies in flight (at most 5 s) and exits; what
+# is left waits in the inbox (SQLite, on /data) for the next start. Docker's default
+# 10 s grace is enough; give supervisors at least that (docker run --stop-timeout 10).
+STOPSIGNAL SIGTERM
 
 CMD ["python", "-m", "bot", "run"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,7 +20,7 @@ PLACEHOLDER = "[token]"
 
 # Libraries whose INFO lines are either secret-bearing (request URLs) or pure noise
 # (the scheduler reports every run of the 2-second reload check).
-QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler")
+QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "aiosqlite")
 
 _configured = False
 
@@ -58,6 +59,40 @@ class RedactingFilter(logging.Filter):
 _redactor = RedactingFilter()
 
 
+# Libraries whose log lines may carry raw updates, request bodies or replies: who wrote,
+# their name, what they asked. Their lines keep their shape, not their content.
+_LIBRARIES = ("telegram", "httpx", "httpcore", "tornado", "apscheduler", "aiosqlite", "asyncio")
+_PLAIN_ARG = re.compile(r"[A-Za-z_][\w.:/-]{0,60}")
+
+
+class StructureOnlyFilter(logging.Filter):
+    """Replaces the arguments of library log lines with their type, at every level.
+
+    "Calling Bot API endpoint `sendMessage` with parameters `{...}`" keeps the endpoint
+    (a plain word) and loses the parameters (the resident's chat, name and text).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrites a library record's arguments in place; never drops a record."""
+        if not record.name.startswith(_LIBRARIES) or not record.args:
+            return True
+        args = record.args if isinstance(record.args, tuple) else (record.args,)
+        record.args = tuple(_shape(a) for a in args)
+        return True
+
+
+def _shape(value: object) -> object:
+    """Returns a log argument if it cannot name a person, else its type in brackets."""
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, str) and _PLAIN_ARG.fullmatch(value):
+        return value
+    return f"<{type(value).__name__}>"
+
+
+_structure = StructureOnlyFilter()
+
+
 def add_secret(secret: str | None) -> None:
     """Adds a value that must never appear in the logs."""
     if secret:
@@ -67,6 +102,8 @@ def add_secret(secret: str | None) -> None:
 def protect_handlers(logger: logging.Logger | None = None) -> None:
     """Attaches the redacting filter to every handler of a logger (the root by default)."""
     for handler in (logger or logging.getLogger()).handlers:
+        if _structure not in handler.filters:
+            handler.addFilter(_structure)
         if _redactor not in handler.filters:
             handler.addFilter(_redactor)
 

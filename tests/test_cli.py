@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import datetime as dt
 import io
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -485,21 +488,58 @@ def test_purge_and_forget_report_counts(run_cli, question_log: dict, tmp_path: P
     db = copy / question_log["db"].name
     env = {"BOT_DATABASE": str(db)}
 
-    proc = run_cli("purge", env=env)
+    proc = run_cli("purge", "--yes", env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "deleted 0 question(s) older than the retention period"
 
     proc = run_cli("forget", "123", env=env)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "deleted 0 question(s) asked by that Telegram user"
+    assert proc.stdout.strip() == (
+        "deleted 0 question(s) and 0 handover case(s) of that Telegram user"
+    )
 
-    proc = run_cli("purge", "--days", "0", env=env)
+    _age_rows(db, days=2)
+    proc = run_cli("purge", "--days", "1", input="ja\n", env=env)
     assert proc.returncode == 0, proc.stderr
     assert (
         proc.stdout.strip() == f"deleted {len(LOGGED)} question(s) older than the retention period"
     )
     stats = json.loads(run_cli("stats", "--json", env=env).stdout)
     assert stats["questions"] == 0
+
+
+def _age_rows(db: Path, *, days: int) -> None:
+    """Moves every logged question's time back by some days, as if asked then."""
+    then = (dt.datetime.now(dt.UTC) - dt.timedelta(days=days)).isoformat(timespec="microseconds")
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("UPDATE questions SET asked_at = ?", (then,))
+
+
+@pytest.mark.parametrize(
+    ("args", "answer", "message"),
+    [
+        (("--days", "0"), "y\n", "--days must be at least 1, not 0"),
+        (("--days", "-3", "--yes"), "", "--days must be at least 1, not -3"),
+        (("--days", "1"), "", "not confirmed, nothing deleted"),
+        (("--days", "1"), "n\n", "not confirmed, nothing deleted"),
+        ((), "nei\n", "not confirmed, nothing deleted"),
+    ],
+    ids=["zero-days", "negative-days", "no-answer", "answered-no", "default-days-answered-no"],
+)
+def test_purge_without_confirmation_or_with_too_few_days_deletes_nothing(
+    run_cli, question_log: dict, tmp_path: Path, args: tuple[str, ...], answer: str, message: str
+):
+    copy = tmp_path / "copy"
+    shutil.copytree(question_log["db"].parent, copy)
+    db = copy / question_log["db"].name
+    _age_rows(db, days=400)
+    env = {"BOT_DATABASE": str(db)}
+    proc = run_cli("purge", *args, input=answer, env=env)
+    assert proc.returncode != 0
+    assert message in _one_error_line(proc.stderr)
+    assert proc.stdout == ""
+    stats = json.loads(run_cli("stats", "--json", env=env).stdout)
+    assert stats["questions"] == len(LOGGED)
 
 
 def test_forget_takes_a_numeric_user_id(run_cli):

@@ -284,6 +284,26 @@ def test_alias_is_reported_at_the_anchor_or_the_alias(tiny_knowledge: Path):
     assert problem.line in (anchor, alias)
 
 
+def test_alias_error_says_how_to_fix_it(tiny_knowledge: Path):
+    (tiny_knowledge / "demo.yaml").write_text("a: &x [1]\nb: *x\n", encoding="utf-8")
+    with pytest.raises(KnowledgeError) as caught:
+        load_knowledge(tiny_knowledge)
+    (problem,) = caught.value.problems
+    assert problem.fix == "write the value out where the *name stands"
+
+
+def test_a_huge_file_is_refused_before_it_is_read(tiny_knowledge: Path):
+    huge = tiny_knowledge / "huge.yaml"
+    with huge.open("w", encoding="utf-8") as out:
+        out.write("entries:\n")
+        out.write("# filler\n" * 300_000)  # 2.7 MB of comments
+    with pytest.raises(KnowledgeError) as caught:
+        load_knowledge(tiny_knowledge)
+    (problem,) = [p for p in caught.value.problems if p.file == huge]
+    assert "larger than 2 MB" in problem.message
+    assert problem.fix == "split it into several smaller files"
+
+
 def test_alias_bomb_is_refused_quickly(tiny_knowledge: Path):
     names = "abcdefghij"
     bomb = f"{names[0]}: &{names[0]} [" + ", ".join(['"lol"'] * 9) + "]\n"

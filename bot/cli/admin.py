@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from bot.cli.common import EXIT_OK
-from bot.core.errors import BotError
+from bot.core.errors import BotError, UsageError
 
 if TYPE_CHECKING:
     from bot.questionlog import QuestionLog
+    from bot.questionlog.daily import DayCounts
 
 T = TypeVar("T")
 
@@ -39,6 +41,14 @@ def cmd_unanswered(args: argparse.Namespace) -> int:
     async def work(log: QuestionLog) -> int:
         groups = await log.unanswered(days=args.days)
         print(format_unanswered(groups, args.format), end="")
+        if args.format == "table":
+            from bot.questionlog.handover import HandoverDesk, handled_lines
+
+            # Questions staff answered by handover: material for the knowledge base.
+            async with HandoverDesk(log.path, days=1) as desk:
+                handled = await desk.handled()
+            for line in handled_lines(handled):
+                print(line)
         return EXIT_OK
 
     return asyncio.run(_with_log(args, work))
@@ -48,10 +58,34 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
+def _write_chart(path: Path, days: list[DayCounts]) -> None:
+    """Draws the chart of days and writes it as a PNG file; a bad path is a BotError."""
+    from bot.questionlog.chart import render_chart
+
+    png = render_chart(days)
+    try:
+        path.write_bytes(png)
+    except OSError as exc:
+        raise BotError(f"cannot write the chart to {path}: {exc.strerror or exc}") from None
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
+    from bot.core.events import Outcome
+    from bot.questionlog.chart import CHART_DAYS
+    from bot.settings import load_settings
+
+    zone = load_settings().zone
+
     async def work(log: QuestionLog) -> int:
         stats = await log.stats(days=args.days)
+        days = await log.daily(days=CHART_DAYS, zone=zone)
         data = stats.to_dict()
+        data["by_outcome"] = {
+            str(outcome): data[str(outcome)] for outcome in Outcome if str(outcome) in data
+        }
+        data["by_day"] = [day.to_dict() for day in days]
+        if args.chart:
+            await asyncio.to_thread(_write_chart, Path(args.chart), days)
         if args.json:
             print(json.dumps(data, ensure_ascii=False, indent=2))
             return EXIT_OK
@@ -68,13 +102,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
         )
         for top in data["top_entries"]:
             print(f"  {top['count']:>5}  {top['entry_id']}")
+        if args.chart:
+            print(f"chart of the last {CHART_DAYS} days written to {args.chart}")
         return EXIT_OK
 
     return asyncio.run(_with_log(args, work))
 
 
 def cmd_teach(args: argparse.Namespace) -> int:
-    from bot.authoring.teach import add_phrasing
+    from bot.authoring.teach import TeachError, add_phrasing
     from bot.cli.common import knowledge_dir
 
     async def work(log: QuestionLog) -> str:
@@ -88,14 +124,32 @@ def cmd_teach(args: argparse.Namespace) -> int:
 
     question = asyncio.run(_with_log(args, work))
     directory = knowledge_dir(args)
-    path = add_phrasing(directory, args.entry_id, question)
+    try:
+        path = add_phrasing(directory, args.entry_id, question, force=args.force)
+    except TeachError as exc:
+        if not exc.overridable:
+            raise
+        raise TeachError(f"{exc}. To teach it anyway: --force", overridable=True) from None
     print(f"taught '{question}' to entry '{args.entry_id}' in {path}")
     return EXIT_OK
 
 
+def _confirmed(question: str) -> bool:
+    """Asks a yes/no question on the terminal (or reads the answer from stdin); True for yes."""
+    if sys.stdin.isatty():
+        print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().casefold() in {"y", "yes", "j", "ja"}
+
+
 def cmd_purge(args: argparse.Namespace) -> int:
+    if args.days is not None and args.days < 1:
+        raise UsageError(f"--days must be at least 1, not {args.days}")
+
     async def work(log: QuestionLog) -> int:
-        removed = await log.purge(older_than_days=args.days)
+        days = log.retention_days if args.days is None else args.days
+        if not args.yes and not _confirmed(f"Delete every logged question older than {days} days?"):
+            raise BotError("not confirmed, nothing deleted (add --yes to purge without asking)")
+        removed = await log.purge(older_than_days=days)
         print(f"deleted {removed} question(s) older than the retention period")
         return EXIT_OK
 
@@ -104,8 +158,14 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 def cmd_forget(args: argparse.Namespace) -> int:
     async def work(log: QuestionLog) -> int:
-        removed = await log.forget(log.pseudonymizer.key(args.telegram_user_id))
-        print(f"deleted {removed} question(s) asked by that Telegram user")
+        from bot.questionlog.handover import HandoverDesk
+
+        key = log.pseudonymizer.key(args.telegram_user_id)
+        removed = await log.forget(key)
+        # Handover cases keep the way back to a resident: they go too.
+        async with HandoverDesk(log.path, days=1) as desk:
+            cases = await desk.forget(key)
+        print(f"deleted {removed} question(s) and {cases} handover case(s) of that Telegram user")
         return EXIT_OK
 
     return asyncio.run(_with_log(args, work))
@@ -126,17 +186,29 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add("stats", cmd_stats, "show question counts, answer and decline rates, votes")
     p.add_argument("--days", type=int, default=None, help="only the last N days")
     p.add_argument("--json", action="store_true", help="print a JSON object")
+    p.add_argument(
+        "--chart",
+        metavar="FILE.png",
+        help="also draw questions per day over the last 30 days (by outcome) as a PNG file",
+    )
     database(p)
 
     p = add("teach", cmd_teach, "add a logged question as a new phrasing of an entry")
     p.add_argument("question_ref", metavar="QUESTION_REF", help="ref shown by `unanswered`")
     p.add_argument("entry_id", metavar="ENTRY_ID", help="id of the entry that answers it")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="teach it even though the passage lacks what it asks, it holds a redaction "
+        "label, or another entry answers it",
+    )
     database(p)
 
     p = add("purge", cmd_purge, "delete logged questions older than the retention period")
     p.add_argument(
         "--days", type=int, default=None, help="retention in days (default $BOT_RETENTION_DAYS)"
     )
+    p.add_argument("--yes", action="store_true", help="delete without asking for confirmation")
     database(p, create=True)
 
     p = add("forget", cmd_forget, "delete every logged question of one Telegram user")

@@ -21,8 +21,8 @@ from rapidfuzz import fuzz, process
 
 from bot.core.errors import KnowledgeError, Problem
 from bot.core.sources import SourceDocument, SourceMeta, load_sources, squash
-from bot.core.text import words
-from bot.core.yamlio import YamlError, line_of, load_yaml_text, to_plain
+from bot.core.text import fold, words
+from bot.core.yamlio import MAX_YAML_BYTES, YamlError, line_of, load_yaml_text, to_plain
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,59}$"  # ≤ 60 chars: "a:<id>" fits Telegram's 64 bytes
 
@@ -119,6 +119,18 @@ class KnowledgeBase:
         return self.sources[entry.source].meta
 
 
+def search_entries(kb: KnowledgeBase, text: str) -> list[Entry]:
+    """Returns the entries whose id, title, first phrasing or section hold every word of text."""
+    wanted = [fold(w) for w in words(text.replace("-", " "))]
+    found = []
+    for entry in kb.entries:
+        about = f"{entry.id.replace('-', ' ')} {entry.title} {entry.label} {entry.section}"
+        haystack = " ".join(fold(w) for w in words(about))
+        if all(w in haystack for w in wanted):
+            found.append(entry)
+    return found
+
+
 def phrasing_key(text: str) -> str:
     """Returns the form of a phrasing used to spot duplicates: folded words only."""
     return " ".join(words(text))
@@ -208,6 +220,16 @@ def load_knowledge(directory: Path | str) -> KnowledgeBase:
 
 def _read_yaml(path: Path, problems: list[Problem]) -> Any:
     try:
+        # Checked before reading: a huge file must not be read whole into memory.
+        if path.stat().st_size > MAX_YAML_BYTES:
+            problems.append(
+                Problem(
+                    f"the file is larger than {MAX_YAML_BYTES // 1_000_000} MB",
+                    file=path,
+                    fix="split it into several smaller files",
+                )
+            )
+            return None
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         problems.append(Problem("the file is not UTF-8 text", file=path, fix="save it as UTF-8"))
@@ -223,7 +245,8 @@ def _read_yaml(path: Path, problems: list[Problem]) -> Any:
                 exc.message,
                 file=path,
                 line=exc.line,
-                fix="check indentation and quoting around this line (values with ': ' need quotes)",
+                fix=exc.fix
+                or "check indentation and quoting around this line (values with ': ' need quotes)",
             )
         )
         return None

@@ -127,6 +127,10 @@ _TELEGRAM: dict[str, dict[str, str]] = {
             "meg (@{bot}), svarer på en melding fra meg eller skriver /spor og spørsmålet. "
             "I andre chatter kan du skrive @{bot} og spørsmålet."
         ),
+        "console_commands": (
+            "/kilder viser dokumentene jeg svarer ut fra, og /start begynner samtalen på nytt. "
+            "«exit» eller Ctrl-D avslutter."
+        ),
         "sources": "Jeg svarer bare ut fra disse dokumentene:",
         "not_text": (
             "Jeg leser bare tekst. Skriv spørsmålet ditt med ord, for eksempel: «{example}»"
@@ -161,6 +165,10 @@ _TELEGRAM: dict[str, dict[str, str]] = {
             "me (@{bot}), reply to a message of mine or type /spor and the question. In other "
             "chats you can type @{bot} and the question."
         ),
+        "console_commands": (
+            "/kilder shows the documents I answer from, and /start begins the conversation "
+            "afresh. «exit» or Ctrl-D ends the chat."
+        ),
         "sources": "I only answer from these documents:",
         "not_text": "I only read text. Type your question in words, for example: «{example}»",
         "unknown_command": "I don't know that command. Type /help.",
@@ -182,9 +190,108 @@ _TELEGRAM: dict[str, dict[str, str]] = {
 }
 
 
+# Handing a question over to a person: what residents read, and what staff read in
+# their group (staff are Norwegian municipal employees: their lines are Norwegian).
+_STAFF: dict[str, str] = {
+    "staff_case": (
+        "📨 Sak {case}\nSpørsmål fra en innbygger:\n«{question}»\n\nBoten svarte:\n{reply}\n\n"
+        "Svar ved å svare på denne meldingen; svaret sendes til innbyggeren. "
+        "Send /lukk som svar på den for å lukke saken."
+    ),
+    "staff_delivered": "✅ Svaret er sendt til innbyggeren (sak {case}).",
+    "staff_closed": "Sak {case} er lukket.",
+    "staff_gone": "Sak {case} er lukket eller slettet; svaret ble ikke sendt.",
+    "staff_blocked": (
+        "⚠️ Svaret kom ikke fram: innbyggeren har blokkert boten eller slettet chatten "
+        "(sak {case}). Saken er lukket."
+    ),
+    "staff_waiting": "Åpne saker som har ventet mer enn {days} dager:",
+    "staff_waiting_line": "• Sak {case} ({date}): «{question}»",
+}
+_HANDOVER: dict[str, dict[str, str]] = {
+    "nb": {
+        "handover_button": "Snakk med et menneske",
+        "handover_confirm": (
+            "Vil du sende spørsmålet ditt til en ansatt i Lillestrøm kommune?\n\n«{question}»\n\n"
+            "Bare spørsmålet sendes, ikke navnet ditt eller noe annet om deg. Svaret kommer "
+            "her i chatten, vanligvis innen {days} virkedager."
+        ),
+        "handover_send": "Send spørsmålet",
+        "handover_cancel": "Avbryt",
+        "handover_sent": (
+            "Sendt! Saksnummeret ditt er {case}. En ansatt svarer her i chatten, vanligvis "
+            "innen {days} virkedager."
+        ),
+        "handover_cancelled": "Greit, ingenting er sendt.",
+        "handover_already": "Dette spørsmålet er allerede sendt til en ansatt.",
+        "handover_answer": "💬 Svar fra Lillestrøm kommune (sak {case}):\n\n{answer}",
+        "handover_answer_named": (
+            "💬 Svar fra {name} i Lillestrøm kommune (sak {case}):\n\n{answer}"
+        ),
+        "handover_failed": "Beklager, spørsmålet kunne ikke sendes nå. Prøv igjen om litt.",
+    },
+    "en": {
+        "handover_button": "Talk to a person",
+        "handover_confirm": (
+            "Do you want to send your question to a member of staff at Lillestrøm "
+            "municipality?\n\n«{question}»\n\nOnly the question is sent, not your name or "
+            "anything else about you. The answer comes here in this chat, usually within "
+            "{days} working days."
+        ),
+        "handover_send": "Send the question",
+        "handover_cancel": "Cancel",
+        "handover_sent": (
+            "Sent! Your case number is {case}. A member of staff will answer here in this "
+            "chat, usually within {days} working days."
+        ),
+        "handover_cancelled": "All right, nothing was sent.",
+        "handover_already": "This question has already been sent to a member of staff.",
+        "handover_answer": "💬 Answer from Lillestrøm municipality (case {case}):\n\n{answer}",
+        "handover_answer_named": (
+            "💬 Answer from {name} at Lillestrøm municipality (case {case}):\n\n{answer}"
+        ),
+        "handover_failed": "Sorry, the question could not be sent just now. Please try again.",
+    },
+}
+
+# The chart and the weekly digest admins get (in Norwegian, like the staff's lines).
+_ADMIN: dict[str, str] = {
+    "chart_title": "Spørsmål per dag, siste {days} dager",
+    "chart_answered": "besvart",
+    "chart_ambiguous": "«mente du»",
+    "chart_related": "delvis svar",
+    "chart_declined": "ikke besvart",
+    "chart_handed_over": "til en person",
+    "chart_questions": "spørsmål",
+    "chart_rate": "andel besvart",
+    "chart_empty": "Ingen spørsmål i perioden",
+    "digest_title": "📊 <b>Ukerapport fra boten, {start}–{end}</b>",
+    "digest_questions": (
+        "Spørsmål: {now} fra {users} brukere (uka før: {before} fra {users_before})"
+    ),
+    "digest_answered": "Besvart: {now} ({rate}); uka før: {before} ({rate_before})",
+    "digest_outcomes": (
+        "«Mente du»: {ambiguous} · delvis svar: {related} · ikke besvart: {declined} "
+        "(uka før: {ambiguous_before} · {related_before} · {declined_before})"
+    ),
+    "digest_votes": "👍 {up} 👎 {down} (uka før: 👍 {up_before} 👎 {down_before})",
+    "digest_topics": "<b>Mest spurt om</b>",
+    "digest_unanswered": "<b>Oftest ubesvart</b>",
+    "digest_line": "{count}× {what}",
+    "digest_none": "ingen",
+    "digest_cases": "Åpne saker hos en person: {count}",
+}
+
 # One table: the answering core's sentences and the channels' own.
 MESSAGES: dict[str, dict[str, str]] = {
-    language: {**_REPLIES[language], **_TELEGRAM[language]} for language in _REPLIES
+    language: {
+        **_REPLIES[language],
+        **_TELEGRAM[language],
+        **_HANDOVER[language],
+        **_STAFF,
+        **_ADMIN,
+    }
+    for language in _REPLIES
 }
 
 

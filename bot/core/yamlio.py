@@ -28,6 +28,7 @@ class YamlError(Exception):
 
     message: str
     line: int | None = None
+    fix: str | None = None
 
     def __str__(self) -> str:
         return self.message
@@ -60,7 +61,11 @@ def round_trip_yaml() -> YAML:
 def load_yaml_text(text: str, *, name: str = "<text>") -> Any:
     """Parses YAML text into dicts and lists that know their lines; refuses aliases and size."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_YAML_BYTES:
-        raise YamlError(f"file is larger than {MAX_YAML_BYTES // 1_000_000} MB", line=1)
+        raise YamlError(
+            f"file is larger than {MAX_YAML_BYTES // 1_000_000} MB",
+            line=1,
+            fix="split it into several smaller files",
+        )
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -87,9 +92,13 @@ def _convert(node: yaml.Node, loader: Any, *, seen: set[int], depth: int) -> Any
         # The composer turns an alias into the node it names: meeting a node twice
         # means *alias. Staff never need them, and nested ones ("billion laughs")
         # would make validation walk an exponential structure.
-        raise YamlError("YAML aliases (*name) are not allowed; write the value out", line=line)
+        raise YamlError(
+            "YAML aliases (*name) are not allowed",
+            line=line,
+            fix="write the value out where the *name stands",
+        )
     if depth > _MAX_DEPTH:
-        raise YamlError("invalid YAML: nested too deeply", line=line)
+        raise YamlError("invalid YAML: nested too deeply", line=line, fix="flatten the nesting")
     if isinstance(node, yaml.ScalarNode):
         return loader.construct_object(node)
     seen.add(id(node))

@@ -223,4 +223,16 @@ def _telegram_throughput(knowledge_dir: Path, *, quick: bool) -> dict | None:
             f"rejected by the stand-in: {run['rejected_by_standin']}"
         )
         result["limited" if limit else "unlimited"] = run
+    # Nothing lost, nothing twice: a real `python -m bot run` killed mid-burst.
+    from bot.devtools.tg_bench import crash_burst
+
+    crash = asyncio.run(
+        crash_burst(knowledge_dir, questions=100 if quick else 500, kill_after=30 if quick else 100)
+    )
+    print(
+        f"\ncrash (SIGKILL after {crash['killed_after']} of {crash['questions']} answers, then "
+        f"a restart): {crash['lost']} residents never answered, {crash['doubled']} answered "
+        f"twice; the rest answered {crash['restart_seconds']:.1f} s after the restart"
+    )
+    result["crash"] = crash
     return result

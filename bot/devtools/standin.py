@@ -53,6 +53,7 @@ __all__ = [
     "Fault",
     "RecordedError",
     "SentMessage",
+    "SentPhoto",
     "parse_html",
     "utf16_len",
 ]
@@ -75,6 +76,11 @@ MAX_INLINE_RESULT_ID_BYTES = 64
 MAX_COMMANDS = 100
 MAX_COMMAND_LENGTH = 32
 MAX_COMMAND_DESCRIPTION_LENGTH = 256
+MAX_CAPTION_LENGTH = 1024
+MAX_PHOTO_SIDES = 10_000  # width + height
+MAX_PHOTO_RATIO = 20
+# The longest side of each size Telegram makes of a photo (s, m, x, y, w).
+PHOTO_SIZE_LIMITS = (90, 320, 800, 1280, 2560)
 
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
@@ -177,6 +183,25 @@ class SentMessage:
 
 
 @dataclass
+class SentPhoto:
+    """A photo the bot sent successfully: the upload's bytes, or the file_id or URL it named."""
+
+    chat_id: int
+    message_id: int
+    caption: str
+    caption_entities: list[dict[str, Any]]
+    reply_markup: dict[str, Any] | None
+    data: bytes | None
+    filename: str | None
+    file_id: str
+    url: str | None
+    width: int
+    height: int
+    message: dict[str, Any]
+    params: dict[str, Any]
+
+
+@dataclass
 class RecordedError:
     """An error answer the stand-in gave: method, parameters, status and description."""
 
@@ -208,6 +233,14 @@ class _OpenTag:
     utf16_offset: int
     text_index: int
     expandable: bool = False
+
+
+class _Upload(dict[str, Any]):
+    """Describes an uploaded file (filename, content_type, size) and keeps its bytes aside."""
+
+    def __init__(self, data: bytes, **fields: Any) -> None:
+        super().__init__(**fields)
+        self.data = data
 
 
 class EntityParseError(ValueError):
@@ -667,6 +700,7 @@ class BotApiStandIn:
         self.tokens_seen: set[str] = set()
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.sent_messages: list[SentMessage] = []
+        self.sent_photos: list[SentPhoto] = []
         self.errors: list[RecordedError] = []
         self.answered_callbacks: list[dict[str, Any]] = []
         self.inline_answers: list[dict[str, Any]] = []
@@ -689,6 +723,7 @@ class BotApiStandIn:
         self._message_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
         self._file_ids = itertools.count(1)
+        self._photo_ids: dict[str, list[dict[str, Any]]] = {}  # file_id → a sent photo's sizes
         self._poll_generation = 0
         self._changed = asyncio.Event()
         self._closing = False
@@ -697,6 +732,7 @@ class BotApiStandIn:
             "getMe": self._get_me,
             "getUpdates": self._get_updates,
             "sendMessage": self._send_message,
+            "sendPhoto": self._send_photo,
             "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "deleteMessage": self._delete_message,
@@ -829,6 +865,25 @@ class BotApiStandIn:
             )
         return matching()
 
+    async def wait_for_photos(
+        self,
+        count: int = 1,
+        *,
+        chat_id: int | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> list[SentPhoto]:
+        """Waits until at least ``count`` photos were sent (to ``chat_id``) and gives them."""
+
+        def matching() -> list[SentPhoto]:
+            return [p for p in self.sent_photos if chat_id is None or p.chat_id == chat_id]
+
+        if not await self._wait_until(lambda: len(matching()) >= count, timeout):
+            raise TimeoutError(
+                f"expected {count} photo(s) to chat {chat_id}, got {len(matching())} "
+                f"within {timeout} s; {self._summary()}"
+            )
+        return matching()
+
     def _summary(self) -> str:
         """Describes recent traffic for timeout messages."""
         methods = [method for method, _ in self.requests[-8:]]
@@ -842,6 +897,7 @@ class BotApiStandIn:
         for record in (
             self.requests,
             self.sent_messages,
+            self.sent_photos,
             self.errors,
             self.answered_callbacks,
             self.inline_answers,
@@ -982,11 +1038,12 @@ class BotApiStandIn:
                 for key, value in form.items():
                     if isinstance(value, web.FileField):
                         data = value.file.read()
-                        params[key] = {
-                            "filename": value.filename,
-                            "content_type": value.content_type,
-                            "size": len(data),
-                        }
+                        params[key] = _Upload(
+                            data,
+                            filename=value.filename,
+                            content_type=value.content_type,
+                            size=len(data),
+                        )
                     else:
                         params[key] = value
         for key in _JSON_PARAMS & params.keys():
@@ -1228,6 +1285,7 @@ class BotApiStandIn:
         address_bot: bool | None = None,
         first_name: str | None = None,
         language_code: str | None = "nb",
+        reply_to: dict[str, Any] | SentMessage | None = None,
     ) -> dict[str, Any]:
         """Queues "/command[@bot] args"; in groups the command names the bot by default."""
         if address_bot is None:
@@ -1246,6 +1304,7 @@ class BotApiStandIn:
             first_name=first_name,
             language_code=language_code,
             entities=entities,
+            reply_to=reply_to,
         )
 
     def push_mention(
@@ -1270,6 +1329,14 @@ class BotApiStandIn:
             first_name=first_name,
             language_code=language_code,
         )
+
+    def push_raw(self, update: dict[str, Any]) -> dict[str, Any]:
+        """Queues an update exactly as given (a new update_id is set), even a malformed one."""
+        update = {**update, "update_id": next(self._update_ids)}
+        self._pending.append(update)
+        self.updates.append(update)
+        self._notify()
+        return update
 
     def push_edited_message(
         self,
@@ -1811,6 +1878,115 @@ class BotApiStandIn:
         self._record_sent("sendMessage", message, params)
         return copy.deepcopy(message)
 
+    def _send_photo(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Answers sendPhoto: a multipart upload, or the file_id or HTTP URL of a photo."""
+        chat = self._resolve_chat(params)
+        photo = params.get("photo")
+        if isinstance(photo, str) and photo.startswith("attach://"):
+            photo = params.get(photo.removeprefix("attach://"))
+        data: bytes | None = None
+        url: str | None = None
+        if isinstance(photo, _Upload):
+            data = photo.data
+            if not data:
+                raise _bad("file must be non-empty")
+            dimensions = _image_size(data)
+            if dimensions is None:
+                raise _bad("IMAGE_PROCESS_FAILED")
+            width, height = dimensions
+            if width + height > MAX_PHOTO_SIDES or max(width, height) > MAX_PHOTO_RATIO * min(
+                width, height
+            ):
+                raise _bad("PHOTO_INVALID_DIMENSIONS")
+            sizes = self._photo_sizes(width, height, len(data))
+        elif isinstance(photo, str) and photo.strip():
+            known = self._photo_ids.get(photo.strip())
+            if known is not None:
+                sizes = copy.deepcopy(known)
+            elif re.match(r"https?://", photo.strip(), re.IGNORECASE):
+                url = photo.strip()  # the stand-in fetches nothing: a photo of a usual size
+                sizes = self._photo_sizes(1280, 960, 143_504)
+            else:
+                raise _bad("wrong file identifier/HTTP URL specified")
+        else:
+            raise _bad("there is no photo in the request")
+        content: dict[str, Any] = {"photo": sizes}
+        caption, caption_entities = "", list[dict[str, Any]]()
+        if params.get("caption") not in (None, ""):
+            caption, caption_entities = self._render_caption(params)
+        if caption:
+            content["caption"] = caption
+        if caption_entities:
+            content["caption_entities"] = caption_entities
+        inline_markup = self._check_reply_markup(params.get("reply_markup"))
+        reply = params.get("reply_parameters")
+        reply_id = _int(reply.get("message_id")) if isinstance(reply, dict) else None
+        if reply_id is not None:
+            target = self._messages.get((chat["id"], reply_id))
+            if target is not None:
+                content["reply_to_message"] = {
+                    k: v for k, v in copy.deepcopy(target).items() if k != "reply_to_message"
+                }
+            elif not (isinstance(reply, dict) and _bool(reply.get("allow_sending_without_reply"))):
+                raise _bad("message to be replied not found")
+        if inline_markup:
+            content["reply_markup"] = inline_markup
+        message = self._new_message(self._sender(), chat, content)
+        largest = sizes[-1]
+        self.sent_photos.append(
+            SentPhoto(
+                chat_id=chat["id"],
+                message_id=message["message_id"],
+                caption=caption,
+                caption_entities=copy.deepcopy(caption_entities),
+                reply_markup=copy.deepcopy(inline_markup),
+                data=data,
+                filename=photo.get("filename") if isinstance(photo, _Upload) else None,
+                file_id=largest["file_id"],
+                url=url,
+                width=largest["width"],
+                height=largest["height"],
+                message=copy.deepcopy(message),
+                params=params,
+            )
+        )
+        return copy.deepcopy(message)
+
+    def _render_caption(self, params: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+        """Turns caption + parse_mode/caption_entities into the stored caption, or raises."""
+        mode = params.get("parse_mode")
+        mode = mode.strip().lower() if isinstance(mode, str) else ""
+        raw = str(params["caption"])
+        if mode == "html":
+            try:
+                caption, found = parse_html(raw, strict=self.strict_html)
+            except EntityParseError as err:
+                raise _bad(f"can't parse entities: {err}") from err
+        elif mode in ("", "markdown", "markdownv2"):
+            caption = raw
+            found = self._check_entities(params.get("caption_entities")) if not mode else []
+        else:
+            raise _bad("unsupported parse_mode")
+        caption, found = _trim(caption, found)
+        if utf16_len(caption) > MAX_CAPTION_LENGTH:
+            raise _bad("message caption is too long")
+        return caption, found
+
+    def _photo_sizes(self, width: int, height: int, size: int) -> list[dict[str, Any]]:
+        """Makes the PhotoSizes Telegram keeps of a photo, smallest first, and remembers them."""
+        sizes = []
+        longest = max(width, height)
+        for limit in PHOTO_SIZE_LIMITS:
+            scale = min(1.0, limit / longest)
+            w, h = max(1, round(width * scale)), max(1, round(height * scale))
+            sizes.append({**self._file("Ag", max(1, round(size * scale * scale))), "width": w})
+            sizes[-1]["height"] = h
+            if scale == 1.0:
+                break
+        for entry in sizes:
+            self._photo_ids[entry["file_id"]] = sizes
+        return copy.deepcopy(sizes)
+
     def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any] | bool:
         """Answers editMessageText."""
         if params.get("inline_message_id"):
@@ -2034,6 +2210,27 @@ class BotApiStandIn:
             if self.webhook.get("allowed_updates") is not None:
                 info["allowed_updates"] = self.webhook["allowed_updates"]
         return info
+
+
+def _image_size(data: bytes) -> tuple[int, int] | None:
+    """Reads a PNG's or JPEG's width and height, or gives None for anything else."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    pos = 2
+    while pos + 9 <= len(data):
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        # Start-of-frame markers hold the size (C4, C8 and CC are other tables).
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height = int.from_bytes(data[pos + 5 : pos + 7], "big")
+            width = int.from_bytes(data[pos + 7 : pos + 9], "big")
+            return (width, height) if width and height else None
+        pos += 2 + length
+    return None
 
 
 def _connection_closed(request: web.Request) -> bool:

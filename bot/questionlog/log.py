@@ -7,7 +7,7 @@ import contextlib
 import logging
 import os
 import sqlite3
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Self
 import aiosqlite
 
 from bot.core.events import Channel, Outcome, QuestionEvent, as_utc, utcnow
+from bot.questionlog.daily import DayCounts, count_by_day, first_moment
 from bot.questionlog.errors import StoreError
 from bot.questionlog.privacy import Pseudonymizer, load_or_create_secret
 from bot.questionlog.reports import AskedQuestion, Stats, UnansweredGroup, group_questions, rate
@@ -89,6 +90,12 @@ class QuestionLog:
             return
         if self._closed:
             raise StoreError("question log is closed")
+        self._conn = await self._connect()
+        self._writer.start(self._conn, reopen=self._reopen)
+        logger.info("question log open at %s (schema v%d)", self.path, SCHEMA_VERSION)
+
+    async def _connect(self) -> aiosqlite.Connection:
+        """Creates (if needed) and opens the database file, migrated to the current schema."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             if not self.path.exists():
@@ -120,9 +127,16 @@ class QuestionLog:
             if isinstance(exc, sqlite3.Error | OSError):
                 raise StoreError(f"cannot open question log {self.path}: {exc}") from exc
             raise
-        self._conn = conn
-        self._writer.start(conn)
-        logger.info("question log open at %s (schema v%d)", self.path, SCHEMA_VERSION)
+        return conn
+
+    async def _reopen(self) -> aiosqlite.Connection:
+        """Opens the database afresh (after it became writable, or was deleted or replaced)."""
+        conn = await self._connect()
+        old, self._conn = self._conn, conn
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await old.close()
+        return conn
 
     async def close(self) -> int:
         """Flushes pending writes for at most close_timeout seconds, closes, returns unwritten."""
@@ -291,6 +305,19 @@ class QuestionLog:
             by_channel=by_channel,
             since=since,
         )
+
+    async def daily(
+        self, *, days: int = 30, now: datetime | None = None, zone: tzinfo = UTC
+    ) -> list[DayCounts]:
+        """Returns each of the last days' counts by outcome (local days in zone), oldest first."""
+        now = utcnow() if now is None else as_utc(now, "now")
+        rows = await self._fetchall(
+            "SELECT substr(asked_at, 1, 13) AS hour, outcome, count(*) AS n FROM questions"
+            " WHERE asked_at >= ? AND asked_at <= ? GROUP BY hour, outcome",
+            (iso(first_moment(days, now, zone)), iso(now)),
+        )
+        hourly = ((r["hour"], r["outcome"], r["n"]) for r in rows)
+        return count_by_day(hourly, days=days, now=now, zone=zone)
 
     # ----------------------------------------------------------------- deletion
 

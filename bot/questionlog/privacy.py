@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
 import os
 import re
 import secrets
+import sqlite3
 import stat
 from pathlib import Path
 from typing import Self
@@ -15,10 +17,12 @@ from typing import Self
 from bot.questionlog.errors import StoreError
 
 __all__ = [
+    "REDACTION_LABELS",
     "SECRET_ENV_VAR",
     "Pseudonymizer",
     "load_or_create_secret",
     "redact_personal_data",
+    "redaction_in",
 ]
 
 logger = logging.getLogger(__name__)
@@ -52,6 +56,22 @@ class Pseudonymizer:
         return "Pseudonymizer(<secret>)"
 
 
+class SecretMissingError(StoreError):
+    """The log holds pseudonymised rows but the secret that made them is gone."""
+
+
+def _has_rows(db_path: Path) -> bool:
+    """Tells whether a question log exists and holds any logged question."""
+    if not db_path.exists():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
+            row = conn.execute("SELECT 1 FROM questions WHERE user_key IS NOT NULL LIMIT 1")
+            return row.fetchone() is not None
+    except sqlite3.Error:
+        return False  # no table yet, or not a database: nothing a secret made
+
+
 def _secret_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".secret")
 
@@ -65,6 +85,13 @@ def load_or_create_secret(db_path: Path, *, env_secret: str | None) -> bytes:
         return secret
 
     path = _secret_path(Path(db_path))
+    if not path.exists() and _has_rows(Path(db_path)):
+        # A new secret would give every person a new key: their older rows could no
+        # longer be counted with the new ones, nor found by `forget`.
+        raise SecretMissingError(
+            f"the question log {db_path} holds questions but its secret {path} is missing; "
+            f"restore that file, or set {SECRET_ENV_VAR} to the secret it held"
+        )
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         # O_EXCL makes creation race-free; the mode keeps the key private from the start.
@@ -102,6 +129,14 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
         "[telefon]",
     ),
 )
+
+
+REDACTION_LABELS = tuple(label for _, label in _REDACTIONS)
+
+
+def redaction_in(text: str) -> str | None:
+    """Returns the first redaction label ("[telefon]" …) a text still contains, or None."""
+    return next((label for label in REDACTION_LABELS if label in text), None)
 
 
 def redact_personal_data(text: str) -> str:

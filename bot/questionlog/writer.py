@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
 import sqlite3
 from collections import deque
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -69,6 +71,9 @@ class Writer:
         self.failed_attempts = 0
         self._overflow_warned = False
         self._closed_warned = False
+        self._reopen: Callable[[], Awaitable[aiosqlite.Connection]] | None = None
+        self._file: tuple[int, int] | None = None
+        self._replaced_warned = False
 
     @property
     def pending(self) -> int:
@@ -80,10 +85,37 @@ class Writer:
         """Counts items given up on: queue overflow, rejected data, or unwritten at close."""
         return self._dropped
 
-    def start(self, conn: aiosqlite.Connection) -> None:
-        """Starts the task that writes the queue through conn."""
+    def start(
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        reopen: Callable[[], Awaitable[aiosqlite.Connection]] | None = None,
+    ) -> None:
+        """Starts the task that writes the queue through conn (reopened by ``reopen``)."""
         self._conn = conn
+        self._reopen = reopen
+        self._file = _identity(self.path)
         self._task = asyncio.create_task(self._run(), name="question-log-writer")
+
+    async def _heal(self, exc: BaseException) -> None:
+        """Reopens the database after a failure that a fresh connection may cure.
+
+        SQLite keeps a read-only connection read-only after the file becomes writable,
+        and keeps writing to a deleted file that no one will ever read.
+        """
+        message = str(exc).lower()
+        replaced = "deleted or replaced" in message
+        # Read-only: every third failed attempt tries a fresh connection (cheap).
+        readonly = "readonly" in message and self.failed_attempts % 3 == 0
+        if self._reopen is None or not (replaced or readonly):
+            return
+        try:
+            self._conn = await self._reopen()
+        except Exception as failure:  # still broken: the next attempt tries again
+            logger.debug("question log could not be reopened yet: %s", type(failure).__name__)
+            return
+        self._file = _identity(self.path)
+        logger.info("question log %s reopened after %s", self.path, type(exc).__name__)
 
     async def stop(self, grace: float) -> int:
         """Refuses new items, writes for at most grace seconds, returns how many were given up."""
@@ -187,6 +219,7 @@ class Writer:
                 self._on_failure(exc)
                 await self._pause(delay)
                 delay = min(delay * 2, self._retry_max)
+                await self._heal(exc)
             except Exception:
                 # A bug must not kill the writer silently and strand every later event.
                 logger.exception("question log writer failed unexpectedly")
@@ -230,6 +263,13 @@ class Writer:
     async def _write_pending(self) -> None:
         if self._conn is None:
             raise StoreError("question log is not open")
+        if self._reopen is not None and _identity(self.path) != self._file:
+            if not self._replaced_warned:
+                self._replaced_warned = True
+                logger.warning(
+                    "question log file %s was deleted or replaced; starting it afresh", self.path
+                )
+            raise sqlite3.OperationalError("the database file was deleted or replaced")
         conn = self._conn
         async with self._lock:
             while self._queue and len(self._inflight) < self._batch_size:
@@ -255,6 +295,15 @@ class Writer:
                 ref = item.payload.ref
                 logger.error("question log rejected item %s: %s: %s", ref, type(exc).__name__, exc)
             self._inflight.pop(0)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Returns what identifies a file on disk (device, inode), or None if it is gone."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)
 
 
 def _belongs_to(item: _Item, user_key: str) -> bool:

@@ -7,6 +7,7 @@ only ever see admins; the teach buttons check the presser themselves.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 
@@ -17,7 +18,9 @@ from bot.authoring.teach import TeachError, add_phrasing
 from bot.core.errors import Problem
 from bot.core.replies import esc
 from bot.questionlog import StoredQuestion, StoreError
+from bot.questionlog.handover import handled_lines
 from bot.telegram.buttons import REF_RE, Press, button
+from bot.telegram.digest import chart_caption, chart_photo
 from bot.telegram.render import edit_or_send, join_within, label
 from bot.telegram.state import BotState, Context, state_of
 
@@ -26,6 +29,7 @@ logger = logging.getLogger(__name__)
 TEACH_CHOICES = 5
 TEACH_LIST = 8
 TEACH_LOOKBACK_DAYS = 30
+FORCE_WORDS = frozenset({"force", "likevel", "--force"})
 NO_LOG = "No question log."
 
 
@@ -66,9 +70,13 @@ async def on_unanswered(update: Update, context: Context) -> None:
         return
     try:
         groups = await log.unanswered(days=days)
+        handled = await state.desk.handled(limit=5) if state.desk is not None else []
     except StoreError as exc:
         await message.reply_text(f"The question log failed: {exc}")
         return
+    if handled:
+        # Questions staff answered by handover: material for new entries.
+        await message.reply_text(join_within(handled_lines(handled)))
     if not groups:
         await message.reply_text(f"No unanswered questions in the last {days} days.")
         return
@@ -84,7 +92,7 @@ async def on_unanswered(update: Update, context: Context) -> None:
 
 
 async def on_stats(update: Update, context: Context) -> None:
-    """Shows question counts, answer and decline rates, top entries and the 👎 rate."""
+    """Shows question counts, rates, top entries and the 👎 rate, then the 30-day chart."""
     message, state = update.effective_message, state_of(context)
     if message is None:
         return
@@ -113,6 +121,10 @@ async def on_stats(update: Update, context: Context) -> None:
         lines.append("Top entries:")
         lines += [f"{n:>4}  <code>{esc(entry)}</code>" for entry, n in stats.top_entries]
     await message.reply_text(join_within(lines), parse_mode=ParseMode.HTML)
+    # The picture: questions per day over the last 30 days, by outcome, and the answer rate.
+    photo = await chart_photo(state)
+    if photo is not None:
+        await message.reply_photo(photo, caption=chart_caption())
 
 
 # --------------------------------------------------------------------------- knowledge
@@ -140,7 +152,8 @@ async def on_teach(update: Update, context: Context) -> None:
         return
     args = context.args or []
     if len(args) >= 2:
-        await message.reply_text(await teach(state, args[0].lower(), args[1]))
+        force = len(args) >= 3 and args[2].casefold() in FORCE_WORDS
+        await message.reply_text(**await teach(state, args[0].lower(), args[1], force=force))
     elif len(args) == 1:
         await message.reply_text(**await teach_choices(state, args[0].lower()))
     else:
@@ -195,26 +208,36 @@ async def logged_question(state: BotState, ref: str) -> StoredQuestion | None:
         return None
 
 
-async def teach(state: BotState, ref: str, entry_id: str) -> str:
+async def teach(state: BotState, ref: str, entry_id: str, *, force: bool = False) -> dict[str, Any]:
     """Adds a logged question as a phrasing of an entry and reloads; returns the outcome."""
     stored = await logged_question(state, ref)
     if stored is None:
-        return f"No logged question with ref {ref}."
+        return {"text": f"No logged question with ref {ref}."}
     async with state.teaching:
         try:
             # The trial load takes seconds on the full knowledge; the loop keeps answering.
             path = await asyncio.to_thread(
-                add_phrasing, state.answerer.directory, entry_id, stored.question
+                functools.partial(
+                    add_phrasing, state.answerer.directory, entry_id, stored.question, force=force
+                )
             )
         except TeachError as exc:
-            return f"Not taught: {exc}"
+            # A refusal an admin may override comes with a "Teach anyway" button.
+            if not exc.overridable:
+                return {"text": f"Not taught: {exc}"}
+            data = state.keys.fit(f"tf:{ref}:{entry_id}")
+            anyway = InlineKeyboardButton("Teach anyway", callback_data=data)
+            return {
+                "text": f"Not taught: {exc}.\nTo teach it anyway: the button, or "
+                f"/teach {ref} {entry_id} force",
+                "reply_markup": InlineKeyboardMarkup([[anyway]]),
+            }
         problems = await asyncio.to_thread(state.answerer.reload)
     if problems:
-        return f"Taught to {entry_id} in {path.name}, but the reload failed:\n" + describe(
-            state, problems
-        )
-    logger.info("taught question %s to entry %s", ref, entry_id)
-    return f"Taught «{label(stored.question, limit=200)}» to {entry_id} in {path.name}."
+        failed = f"Taught to {entry_id} in {path.name}, but the reload failed:\n"
+        return {"text": failed + describe(state, problems)}
+    logger.info("taught question %s to entry %s%s", ref, entry_id, " (forced)" if force else "")
+    return {"text": f"Taught «{label(stored.question, limit=200)}» to {entry_id} in {path.name}."}
 
 
 # --------------------------------------------------------------------------- teach buttons
@@ -241,6 +264,17 @@ async def on_teach_pick_question(press: Press, context: Context) -> str | None:
 @button
 async def on_teach_pick_entry(press: Press, context: Context) -> str | None:
     """Teaches the tapped entry (te:REF:ENTRY) and shows the outcome in place of the choices."""
+    return await teach_pressed(press, context, force=False)
+
+
+@button
+async def on_teach_force(press: Press, context: Context) -> str | None:
+    """Teaches despite the refusal (tf:REF:ENTRY), after an admin tapped "Teach anyway"."""
+    return await teach_pressed(press, context, force=True)
+
+
+async def teach_pressed(press: Press, context: Context, *, force: bool) -> str | None:
+    """Starts teaching the pressed REF:ENTRY in the background; returns the press's note."""
     ref, _, entry_id = press.rest.partition(":")
     message = admin_message(press, context)
     if message is None or not entry_id:
@@ -248,7 +282,7 @@ async def on_teach_pick_entry(press: Press, context: Context) -> str | None:
     state = state_of(context)
 
     async def work() -> None:
-        await edit_or_send(message, text=await teach(state, ref, entry_id))
+        await edit_or_send(message, **await teach(state, ref, entry_id, force=force))
 
     # Updates are handled one at a time; residents must not wait for a teach to finish.
     context.application.create_task(work(), update=press.update)

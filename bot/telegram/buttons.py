@@ -16,12 +16,18 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import CallbackQuery, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
 from bot.core.messages import EXAMPLE_QUESTIONS, phrase
-from bot.telegram.render import channel_of, edit_or_send, render, user_language
-from bot.telegram.residents import ask, bot_username, question_text
+from bot.telegram.render import (
+    channel_of,
+    edit_or_send,
+    handover_button,
+    render,
+    user_language,
+)
+from bot.telegram.residents import ask, bot_username, private, question_text
 from bot.telegram.state import Context, state_of
 
 REF_RE = re.compile(r"[a-z2-7]{4,32}")
@@ -112,11 +118,16 @@ async def on_vote_button(press: Press, context: Context) -> str | None:
     ref, _, value = press.rest.partition(":")
     if not REF_RE.fullmatch(ref) or value not in ("1", "-1"):
         return press.stale
-    state_of(context).vote(ref, int(value))
+    state = state_of(context)
+    state.vote(ref, int(value))
     message = press.message
     if message is not None and message.reply_markup is not None:
+        # After a 👎 a resident in a private chat may ask a person instead.
+        markup = None
+        if value == "-1" and state.desk is not None and private(message):
+            markup = InlineKeyboardMarkup([[handover_button(ref, press.language)]])
         with contextlib.suppress(BadRequest):
-            await message.edit_reply_markup(reply_markup=None)
+            await message.edit_reply_markup(reply_markup=markup)
     return phrase("vote_up" if value == "1" else "vote_down", press.language)
 
 

@@ -7,7 +7,7 @@ import logging
 
 from telegram import Message, Update
 from telegram.constants import ChatType
-from telegram.error import Forbidden, TelegramError
+from telegram.error import Forbidden, TelegramError, TimedOut
 
 from bot.core.messages import phrase
 from bot.telegram.render import user_language
@@ -21,7 +21,9 @@ async def on_error(update: object, context: Context) -> None:
     """Logs a failure with its traceback and apologises to the resident if there is a chat."""
     kind = f"update {update.update_id}" if isinstance(update, Update) else "no update"
     logger.error("handling %s failed", kind, exc_info=context.error)
-    if not isinstance(update, Update) or isinstance(context.error, Forbidden):
+    if not isinstance(update, Update) or isinstance(context.error, Forbidden | TimedOut):
+        # Blocked: nothing can reach them. Timed out: the answer may well have reached
+        # them, and an apology after it would say the opposite.
         return
     apology = phrase("apology", user_language(update.effective_user))
     query = update.callback_query

@@ -10,11 +10,13 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, User
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest
 
-from bot.core.events import Channel
-from bot.core.messages import EXAMPLE_QUESTIONS
+from bot.core.events import Channel, Outcome
+from bot.core.messages import EXAMPLE_QUESTIONS, phrase
 from bot.core.replies import AMBIGUOUS, ANSWERED, Reply
 from bot.telegram.state import CallbackKeys
 
+DECLINED = Outcome.DECLINED
+RELATED = Outcome.RELATED
 BUTTON_LABEL_CHARS = 60
 ADMIN_MESSAGE_CHARS = 3500  # well inside Telegram's 4096, leaving room for markup
 
@@ -92,21 +94,42 @@ def examples_keyboard() -> InlineKeyboardMarkup:
     )
 
 
-def render(reply: Reply, ref: str | None, keys: CallbackKeys) -> dict[str, Any]:
-    """Returns the send arguments for a reply: HTML with buttons, or plain text."""
+def render(
+    reply: Reply, ref: str | None, keys: CallbackKeys, *, person: str | None = None
+) -> dict[str, Any]:
+    """Returns the send arguments for a reply: HTML with buttons, or plain text.
+
+    With ``person`` (the resident's language), a reply that declines or answers only in
+    part offers a person ("Snakk med et menneske"), when the question was logged.
+    """
     if reply.outcome == ANSWERED and reply.entry is not None:
-        return {
+        sent: dict[str, Any] = {
             "text": reply.as_html(),
             "parse_mode": ParseMode.HTML,
             "reply_markup": vote_keyboard(ref),
         }
-    if reply.outcome == AMBIGUOUS:
-        return {
+    elif reply.outcome == AMBIGUOUS:
+        sent = {
             "text": reply.as_html(),
             "parse_mode": ParseMode.HTML,
             "reply_markup": alternatives_keyboard(reply, keys),
         }
-    return {"text": reply.as_text()}
+    else:
+        sent = {"text": reply.as_text()}
+    if (
+        person is not None
+        and ref is not None
+        and any(part.outcome in (DECLINED, RELATED) for part in reply.parts)
+    ):
+        markup = sent.get("reply_markup")
+        rows = [list(row) for row in markup.inline_keyboard] if markup else []
+        sent["reply_markup"] = InlineKeyboardMarkup([*rows, [handover_button(ref, person)]])
+    return sent
+
+
+def handover_button(ref: str, language: str) -> InlineKeyboardButton:
+    """Returns the "Snakk med et menneske" button for a logged question."""
+    return InlineKeyboardButton(phrase("handover_button", language), callback_data=f"h:{ref}")
 
 
 async def edit_or_send(message: Message, **kwargs: Any) -> None:

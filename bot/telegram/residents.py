@@ -14,7 +14,7 @@ from telegram import Message, Update, User
 from telegram.constants import ChatType, ParseMode
 
 from bot.core.messages import EXAMPLE_QUESTIONS, phrase
-from bot.core.replies import AMBIGUOUS, esc, smalltalk_text
+from bot.core.replies import AMBIGUOUS, smalltalk_text, sources_lines
 from bot.core.understand import MAX_MESSAGE_CHARS as MAX_QUESTION_CHARS
 from bot.telegram.render import (
     channel_of,
@@ -103,9 +103,17 @@ async def ask(
     ref = state.record(question, channel_of(message), reply, answered.latency_ms, user)
     if quote is None:
         quote = message.chat.type != ChatType.PRIVATE or reply.outcome == AMBIGUOUS
+    person = user_language(user) if state.desk is not None and private(message) else None
     await message.reply_text(
-        **render(reply, ref, state.keys), do_quote=quote, allow_sending_without_reply=True
+        **render(reply, ref, state.keys, person=person),
+        do_quote=quote,
+        allow_sending_without_reply=True,
     )
+
+
+def private(message: Message) -> bool:
+    """Tells whether a message is in a private chat with the bot."""
+    return message.chat.type == ChatType.PRIVATE
 
 
 async def within_rate_limit(state: BotState, message: Message, user: User) -> bool:
@@ -148,12 +156,8 @@ async def on_sources(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is None:
         return
-    lines = [esc(phrase("sources", user_language(update.effective_user)))]
-    for source in state_of(context).answerer.kb.sources.values():
-        meta = source.meta
-        lines.append(f"\n• <b>{esc(meta.title)}</b> ({esc(meta.when)})\n{esc(meta.description)}")
-        if meta.url:
-            lines.append(esc(meta.url))
+    kb, lang = state_of(context).answerer.kb, user_language(update.effective_user)
+    lines = sources_lines(kb, lang, html=True)
     await message.reply_text(join_within(lines), parse_mode=ParseMode.HTML, do_quote=False)
 
 

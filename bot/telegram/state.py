@@ -19,6 +19,7 @@ from bot.core.events import Channel, QuestionEvent
 from bot.core.replies import Reply
 from bot.core.service import Answerer, log_event
 from bot.questionlog import QuestionLog
+from bot.questionlog.handover import HandoverDesk
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -168,6 +169,8 @@ class BotState:
     keys: CallbackKeys = field(default_factory=CallbackKeys)
     # Teaching edits YAML files read-modify-write; one at a time keeps every change.
     teaching: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Handover cases (only with BOT_STAFF_CHAT_ID set).
+    desk: HandoverDesk | None = None
 
     def __post_init__(self) -> None:
         self.limiter = QuestionLimiter(self.settings.bot_rate_limit)

@@ -195,3 +195,20 @@ def test_open_question_log_refuses_a_missing_database_unless_create(tmp_path: Pa
     assert not missing.with_name("missing.sqlite3.secret").exists()
     with pytest.raises(StoreError, match="BOT_LOG_SECRET"):
         open_question_log(_settings(tmp_path, bot_log_secret="too-short"))
+
+
+def test_a_missing_secret_beside_a_log_with_rows_is_refused(tmp_path: Path) -> None:
+    import sqlite3
+
+    from bot.questionlog.privacy import SecretMissingError, load_or_create_secret
+
+    db = tmp_path / "bot.sqlite3"
+    load_or_create_secret(db, env_secret=None)  # a fresh log gets a new secret
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE questions (user_key TEXT)")
+        conn.execute("INSERT INTO questions VALUES ('abc')")
+    conn.close()
+    (tmp_path / "bot.sqlite3.secret").unlink()
+    with pytest.raises(SecretMissingError, match="BOT_LOG_SECRET"):
+        load_or_create_secret(db, env_secret=None)
+    assert not (tmp_path / "bot.sqlite3.secret").exists()

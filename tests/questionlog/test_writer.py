@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sqlite3
@@ -173,3 +174,25 @@ async def test_close_reports_unwritten_and_later_records_are_dropped(
     assert log.dropped == 6
     assert await log.close() == 0
     assert rows(db_path) == []
+
+
+async def test_a_deleted_database_file_is_noticed_once_and_started_afresh(
+    qlog: QuestionLog, db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.questionlog")
+    qlog.record(event("før"))
+    assert await qlog.flush()
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{db_path}{suffix}")
+
+    for i in range(3):
+        qlog.record(event(f"etter {i}"))
+    async with asyncio.timeout(5):
+        assert await qlog.flush()
+    assert [r[0] for r in rows(db_path, "SELECT question FROM questions")] == [
+        "etter 0",
+        "etter 1",
+        "etter 2",
+    ]
+    assert len(store_records(caplog, logging.WARNING, "deleted or replaced")) == 1
