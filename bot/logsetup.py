@@ -62,6 +62,8 @@ _redactor = RedactingFilter()
 # Libraries whose log lines may carry raw updates, request bodies or replies: who wrote,
 # their name, what they asked. Their lines keep their shape, not their content.
 _LIBRARIES = ("telegram", "httpx", "httpcore", "tornado", "apscheduler", "aiosqlite", "asyncio")
+# Library loggers whose tracebacks describe an expected network error, not a bug.
+_EXPECTED = ("telegram.request", "httpx", "httpcore")
 _PLAIN_ARG = re.compile(r"[A-Za-z_][\w.:/-]{0,60}")
 
 
@@ -74,10 +76,14 @@ class StructureOnlyFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrites a library record's arguments in place; never drops a record."""
-        if not record.name.startswith(_LIBRARIES) or not record.args:
+        if not record.name.startswith(_LIBRARIES):
             return True
-        args = record.args if isinstance(record.args, tuple) else (record.args,)
-        record.args = tuple(_shape(a) for a in args)
+        if record.name.startswith(_EXPECTED) and record.exc_info:
+            # A 502 page or a dropped connection is expected: one line, no traceback.
+            record.exc_info, record.exc_text = None, None
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(_shape(a) for a in args)
         return True
 
 
@@ -144,4 +150,7 @@ def configure_logging(
             logging.getLogger(__name__).warning("unknown BOT_LOG_LEVEL %r; using INFO", level)
         for name in QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
+        # PTB logs every unparseable answer (a 502 page) as an error of its own; the
+        # failure reaches the bot as an exception, which says it once.
+        logging.getLogger("telegram.request").setLevel(logging.CRITICAL)
     protect_handlers(root)
