@@ -52,6 +52,7 @@ def test_stats_chart_writes_a_png_and_json_counts_by_outcome(
     assert len(data["by_day"]) == 30
     assert sum(day["answered"] for day in data["by_day"]) == 3
     assert sum(day["declined"] for day in data["by_day"]) == 2
+    assert data["handover"] == {"cases": 0, "open": 0, "answered": 0, "by_day": {}}
 
     text = run_cli("stats", "--chart", str(tmp_path / "again.png"), "--database", str(database))
     assert text.returncode == 0, text.stderr

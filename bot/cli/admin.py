@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -58,11 +59,13 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def _write_chart(path: Path, days: list[DayCounts]) -> None:
+def _write_chart(
+    path: Path, days: list[DayCounts], handed_over: dict[date, int] | None = None
+) -> None:
     """Draws the chart of days and writes it as a PNG file; a bad path is a BotError."""
     from bot.questionlog.chart import render_chart
 
-    png = render_chart(days)
+    png = render_chart(days, handed_over=handed_over)
     try:
         path.write_bytes(png)
     except OSError as exc:
@@ -84,8 +87,16 @@ def cmd_stats(args: argparse.Namespace) -> int:
             str(outcome): data[str(outcome)] for outcome in Outcome if str(outcome) in data
         }
         data["by_day"] = [day.to_dict() for day in days]
+        # Questions residents handed over to a person (the handover cases' own table).
+        from bot.questionlog.handover import HandoverDesk
+
+        async with HandoverDesk(log.path, days=1) as desk:
+            data["handover"] = await desk.counts()
+            since = datetime.now(UTC) - timedelta(days=CHART_DAYS + 1)
+            handed = await desk.per_day(zone=zone, since=since)
+        data["handover"]["by_day"] = {day.isoformat(): n for day, n in sorted(handed.items())}
         if args.chart:
-            await asyncio.to_thread(_write_chart, Path(args.chart), days)
+            await asyncio.to_thread(_write_chart, Path(args.chart), days, handed)
         if args.json:
             print(json.dumps(data, ensure_ascii=False, indent=2))
             return EXIT_OK
@@ -95,6 +106,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(f"ambiguous:      {data['ambiguous']}")
         print(f"related:        {data['related']}")
         print(f"small talk:     {data['smalltalk']}")
+        print(f"handed over:    {data['handover']['cases']} ({data['handover']['open']} open)")
         print(f"distinct users: {data['distinct_users']}")
         print(
             f"votes:          👍 {data['votes_up']}  👎 {data['votes_down']} "

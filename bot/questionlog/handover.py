@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 
 import aiosqlite
@@ -238,6 +238,17 @@ class HandoverDesk:
             "open": sum(c.closed_at is None for c in cases),
             "answered": sum(c.staff_answer is not None for c in cases),
         }
+
+    async def per_day(self, *, zone: tzinfo, since: datetime) -> dict[date, int]:
+        """Returns how many cases were sent on each local day since a moment."""
+        cases = await self._read(
+            f"SELECT {_COLUMNS} FROM handovers WHERE created_at >= ?", (since.isoformat(),)
+        )
+        counts: dict[date, int] = {}
+        for case in cases:
+            day = case.created_at.astimezone(zone).date()
+            counts[day] = counts.get(day, 0) + 1
+        return counts
 
     async def purge(self, *, now: datetime | None = None) -> int:
         """Deletes the cases older than the retention period; returns how many."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 from telegram import InputFile
 from telegram.constants import ParseMode
@@ -66,8 +67,15 @@ async def chart_photo(state: BotState, *, now: datetime | None = None) -> InputF
     except StoreError as exc:
         logger.warning("no chart, the question log failed: %s", exc)
         return None
+    handed: dict[date, int] | None = None
+    if state.desk is not None:
+        since = (now or datetime.now(UTC)) - timedelta(days=CHART_DAYS + 1)
+        try:
+            handed = await state.desk.per_day(zone=state.settings.zone, since=since)
+        except StoreError as exc:
+            logger.warning("the chart leaves out handovers: %s", exc)
     # Drawing takes a moment (and matplotlib's first import longer): off the event loop.
-    png = await asyncio.to_thread(render_chart, days)
+    png = await asyncio.to_thread(partial(render_chart, days, handed_over=handed))
     return InputFile(png, filename=CHART_FILENAME)
 
 

@@ -65,3 +65,15 @@ async def test_staff_answers_are_kept_for_review(tmp_path: Path) -> None:
         await desk.answered(case.case_no, "Tømming skjer hver tirsdag.", now=NOW)
         [handled] = await desk.handled()
         assert handled.staff_answer == "Tømming skjer hver tirsdag."
+
+
+async def test_cases_are_counted_per_local_day(tmp_path: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    oslo = ZoneInfo("Europe/Oslo")
+    async with HandoverDesk(tmp_path / "bot.sqlite3", days=14) as desk:
+        # 23:30 UTC on the 28th is already the 29th in Oslo.
+        await desk.open_case(**case_fields("a"), now=datetime(2026, 11, 28, 23, 30, tzinfo=UTC))
+        await desk.open_case(**case_fields("b"), now=datetime(2026, 11, 29, 10, 0, tzinfo=UTC))
+        counts = await desk.per_day(zone=oslo, since=NOW - timedelta(days=30))
+    assert counts == {datetime(2026, 11, 29).date(): 2}
