@@ -216,3 +216,35 @@ async def test_the_daily_job_lists_waiting_cases_to_staff(staffed: Harness) -> N
     )
     assert listing.text.startswith("Åpne saker som har ventet mer enn 2 dager:")
     assert "Når tømmes bossdunken?" in listing.text
+
+
+async def test_handover_through_the_real_bot_process(
+    standin, shared_answerer, tmp_path: Path
+) -> None:
+    """The whole round trip with `python -m bot run`: decline, tap, confirm, staff, reply."""
+    from .test_runner import Bot, running
+
+    standin.add_chat(STAFF_CHAT, "supergroup", title="Kundesenteret")
+    bot = Bot(standin, shared_answerer, tmp_path, BOT_STAFF_CHAT_ID=str(STAFF_CHAT))
+    async with running(bot):
+        standin.push_message(USER, DECLINED, first_name="Kari", username="kari_nordmann")
+        [reply] = await standin.wait_for_messages(1, chat_id=USER, timeout=30)
+        standin.push_callback(USER, reply, handover_data(reply))
+        confirm = (await standin.wait_for_messages(2, chat_id=USER, timeout=10))[-1]
+        send = next(d for d in confirm.callback_data if d.startswith("hc:"))
+        standin.push_callback(USER, confirm, send)
+        [case] = await standin.wait_for_messages(1, chat_id=STAFF_CHAT, timeout=10)
+        assert DECLINED in case.text
+        assert "Kari" not in case.text
+        assert "kari_nordmann" not in case.text
+        standin.push_message(
+            STAFF_MEMBER, STAFF_ANSWER, chat_id=STAFF_CHAT, chat_type="supergroup", reply_to=case
+        )
+        await standin.wait_for(
+            lambda: any(STAFF_ANSWER in m.text for m in standin.sent_messages if m.chat_id == USER),
+            timeout=10,
+        )
+        await bot.stop()
+    assert bot.process is not None
+    assert bot.process.returncode == 0, bot.stderr
+    assert "Kari" not in bot.stderr
