@@ -107,6 +107,7 @@ def surface(text: str) -> str:
 
 
 @lru_cache(maxsize=65536)
+@lru_cache(maxsize=200_000)
 def fold(word: str) -> str:
     """Returns a word with æ/ø/å and their ae/oe/aa spellings folded to e/o/a."""
     for old, new in _FOLD:
@@ -137,8 +138,9 @@ _DOCTOR = re.compile(
 
 
 @lru_cache(maxsize=65536)
+@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    """Returns the folded Snowball stem of a lowercase word."""
+    """Returns the folded Snowball stem of a lowercase word (computed once per word)."""
     if word in _OWN_STEM:
         return _OWN_STEM[word]
     doctor = _DOCTOR.match(word)
@@ -218,33 +220,48 @@ def content_stems(text: str) -> list[str]:
         if skip:
             skip = False
             continue
-        pair = _INTENT_PAIRS.get((fold(word), fold(tokens[i + 1]))) if i + 1 < len(tokens) else None
-        if pair is None and i + 1 < len(tokens):
-            pair = _INTENT_PAIRS.get((word, tokens[i + 1]))
-        if pair is not None:
-            out.append(pair)
-            skip = True
+        if i + 1 < len(tokens):
+            following = tokens[i + 1]
+            pair = _INTENT_PAIRS.get((fold(word), fold(following))) or _INTENT_PAIRS.get(
+                (word, following)
+            )
+            if pair is not None:
+                out.append(pair)
+                skip = True
+                continue
+        kind, value = _classify(word)
+        if kind == "next":
+            # "neste avgang": a timetable question only when a departure word follows;
+            # otherwise the word is an ordinary one ("" when a stop word).
+            if i + 1 < len(tokens) and fold(tokens[i + 1]) in _DEPARTING:
+                out.append(_OUT_OF_SCOPE["rutetid"])
+            elif value:
+                out.append(value)
             continue
-        intent = _INTENT_WORDS.get(word)
-        if intent is not None:
-            out.append(intent)
-            continue
-        folded = fold(word)
-        if word.isdigit() and len(word) == 4 and word > "2023":
-            out.append("!" + word)  # a year after the platform's period asks about today
-            continue
-        cue = _OUT_OF_SCOPE.get(folded) or _OUT_OF_SCOPE_STEMS.get(stem(word))
-        if cue is None and folded in _NEXT and i + 1 < len(tokens):
-            cue = _OUT_OF_SCOPE["rutetid"] if fold(tokens[i + 1]) in _DEPARTING else None
-        if cue is not None:
-            out.append(cue)
-            continue
-        if folded in STOPWORDS:
-            continue
-        out.append(stem(word))
+        if kind != "stop":
+            out.append(value)
     if "?hvem" in out and any(fold(w) in _OFFICES for w in tokens):
         out.append(OFFICE_CUE)  # "hvem er ordfører": the documents name no office holders
     return out
+
+
+@lru_cache(maxsize=200_000)
+def _classify(word: str) -> tuple[str, str]:
+    """Returns what one word is to content_stems (computed once per distinct word)."""
+    intent = _INTENT_WORDS.get(word)
+    if intent is not None:
+        return "intent", intent
+    folded = fold(word)
+    if word.isdigit() and len(word) == 4 and word > "2023":
+        return "cue", "!" + word  # a year after the platform's period asks about today
+    cue = _OUT_OF_SCOPE.get(folded) or _OUT_OF_SCOPE_STEMS.get(stem(word))
+    if cue is not None:
+        return "cue", cue
+    if folded in _NEXT:
+        return "next", "" if folded in STOPWORDS else stem(word)
+    if folded in STOPWORDS:
+        return "stop", ""
+    return "stem", stem(word)
 
 
 def smalltalk_kind(text: str) -> str | None:

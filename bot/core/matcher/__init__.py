@@ -14,6 +14,9 @@ Pure: no ``telegram``, no database, no I/O.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
@@ -45,13 +48,32 @@ if TYPE_CHECKING:
     from bot.core.matcher.wording import WordingModel
 
 
+@contextmanager
+def _collector_held() -> Iterator[None]:
+    """Holds off the garbage collector while an index is built, then freezes what exists.
+
+    A build only adds objects (hundreds of thousands), so collections during it find
+    nothing and cost about 40% of the build; afterwards ``gc.freeze`` keeps the index out
+    of later full collections, which would otherwise pause answering after a reload.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+        gc.freeze()
+
+
 class Matcher:
     """Answers questions from a knowledge base; build once, then call ``match``."""
 
     def __init__(self, kb: KnowledgeBase, *, settings: Settings | None = None) -> None:
         self.kb = kb
         self.settings = settings or Settings()
-        self._index = build_index(kb.entries, kb.synonyms, self.settings)
+        with _collector_held():
+            self._index = build_index(kb.entries, kb.synonyms, self.settings)
         self._scorer = Scorer(self._index, self.settings)
         self._wording: WordingModel | None = None  # built on first need (see wording)
         self._position = {entry.id: i for i, entry in enumerate(self._index.entries)}

@@ -67,10 +67,16 @@ def build_index(
 
     splits: dict[str, tuple[str, ...]] = {}
 
+    shared: dict[str, tuple[tuple[str, float], ...]] = {}
+
     def alternatives(token: str) -> tuple[tuple[str, float], ...]:
-        # A phrasing word is matched by itself, or more weakly by one of its parts.
-        parts = split_compound(token, base_vocab, cache=splits)
-        return ((token, 1.0), *((part, s.part_fit) for part in parts))
+        # A phrasing word is matched by itself, or more weakly by one of its parts;
+        # one tuple per distinct word, shared by every phrasing that uses it.
+        found = shared.get(token)
+        if found is None:
+            parts = split_compound(token, base_vocab, cache=splits)
+            found = shared[token] = ((token, 1.0), *((part, s.part_fit) for part in parts))
+        return found
 
     weights: list[dict[str, float]] = []
     phrasings: list[list[Phrasing]] = []

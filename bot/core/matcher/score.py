@@ -5,6 +5,7 @@ resolved against the index's vocabulary first."""
 from __future__ import annotations
 
 import bisect
+import heapq
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -138,7 +139,8 @@ class Scorer:
                 coverage[entry_index] += weight * value
         if not coverage:
             return []
-        by_coverage = sorted(coverage.items(), key=lambda kv: kv[1], reverse=True)
+        # The best few only (with room for ties), not every covered entry sorted.
+        by_coverage = heapq.nlargest(2 * s.candidates + 1, coverage.items(), key=lambda kv: kv[1])
         # Entries tied with the last one kept are kept too (up to twice as many), so
         # file order does not decide which entries are considered.
         cut_at = min(s.candidates, len(by_coverage))
