@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean chat-telegram
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ run: $(STAMP)
 	else \
 		exec $(BIN)/python -m bot chat; \
 	fi
+
+# The real Telegram bot (`python -m bot run`) against the local Bot API stand-in: type as a
+# resident, see replies and buttons as Telegram would show them. No token, no network.
+chat-telegram: $(STAMP)
+	$(BIN)/python -m bot.devtools.chat_telegram
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot tests
