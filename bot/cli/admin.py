@@ -1,4 +1,4 @@
-"""Admin commands on the question log: unanswered, stats, teach, purge, forget."""
+"""Admin commands on the question log: unanswered, dismiss, stats, teach, purge, forget."""
 
 from __future__ import annotations
 
@@ -37,12 +37,22 @@ async def _with_log(args: argparse.Namespace, work: Callable[[QuestionLog], Awai
 
 
 def cmd_unanswered(args: argparse.Namespace) -> int:
+    from bot.authoring.review import build_review
+    from bot.cli.common import load
     from bot.questionlog import format_unanswered
 
+    _, matcher = load(args)
+
     async def work(log: QuestionLog) -> int:
-        groups = await log.unanswered(days=args.days)
-        print(format_unanswered(groups, args.format), end="")
+        groups = build_review(await log.failures(days=args.days), matcher)
+        text = format_unanswered(groups, args.format)
+        print(text, end="" if text.endswith("\n") else "\n")
         if args.format == "table":
+            if groups:
+                print(
+                    "Teach one: `python -m bot teach REF ENTRY_ID`; ids: `python -m bot entries`."
+                )
+                print("Leave one out: `python -m bot dismiss REF --reason declined|handled`.")
             from bot.questionlog.handover import HandoverDesk, handled_lines
 
             # Questions staff answered by handover: material for the knowledge base.
@@ -50,6 +60,30 @@ def cmd_unanswered(args: argparse.Namespace) -> int:
                 handled = await desk.handled()
             for line in handled_lines(handled):
                 print(line)
+        return EXIT_OK
+
+    return asyncio.run(_with_log(args, work))
+
+
+def cmd_dismiss(args: argparse.Namespace) -> int:
+    from bot.authoring.review import build_review, group_of
+    from bot.cli.common import load
+
+    _, matcher = load(args)
+
+    async def work(log: QuestionLog) -> int:
+        groups = build_review(await log.failures(days=args.days), matcher)
+        refs: list[str] = []
+        for ref in dict.fromkeys(r.lower() for r in args.refs):
+            if await log.get(ref) is None:
+                raise BotError(
+                    f"no logged question with ref '{ref}'; see `python -m bot unanswered` for refs"
+                )
+            group = None if args.only else group_of(groups, ref)
+            refs += [q.ref for q in group.questions] if group else [ref]
+        marked = await log.dismiss(list(dict.fromkeys(refs)), args.reason)
+        what = "correctly declined" if args.reason == "declined" else "handled"
+        print(f"marked {marked} question(s) as {what}; they leave `python -m bot unanswered`")
         return EXIT_OK
 
     return asyncio.run(_with_log(args, work))
@@ -190,9 +224,35 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
         p.add_argument("--database", metavar="FILE", help="question log (default: $BOT_DATABASE)")
         p.set_defaults(create=create)
 
-    p = add("unanswered", cmd_unanswered, "list questions the bot declined, grouped and counted")
+    p = add(
+        "unanswered",
+        cmd_unanswered,
+        "list the questions the bot failed (declined, 'mente du', related, thumbs down), "
+        "grouped and counted, with the entries that may answer them",
+    )
     p.add_argument("--days", type=int, default=7, help="look back this many days (default 7)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    database(p)
+
+    p = add(
+        "dismiss",
+        cmd_dismiss,
+        "take a question and those grouped with it out of `unanswered`: "
+        "correctly declined, or handled",
+    )
+    p.add_argument("refs", metavar="REF", nargs="+", help="ref shown by `unanswered`")
+    p.add_argument(
+        "--reason",
+        choices=("declined", "handled"),
+        default="declined",
+        help="declined: the bot was right not to answer (default); handled: dealt with",
+    )
+    p.add_argument(
+        "--only", action="store_true", help="only the question itself, not those grouped with it"
+    )
+    p.add_argument(
+        "--days", type=int, default=30, help="the review the groups come from (default 30 days)"
+    )
     database(p)
 
     p = add("stats", cmd_stats, "show question counts, answer and decline rates, votes")

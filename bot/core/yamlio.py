@@ -78,12 +78,66 @@ def load_yaml_text(text: str, *, name: str = "<text>") -> Any:
         end_of_stream = "end of stream" in (exc.problem or "")
         mark = (exc.context_mark if end_of_stream else None) or exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise YamlError(f"invalid YAML: {problem}", line=line) from exc
+        message, fix = explain_yaml_problem(exc.problem or exc.context or "")
+        raise YamlError(f"invalid YAML: {message}", line=line, fix=fix) from exc
     except yaml.YAMLError as exc:
         raise YamlError(f"invalid YAML: {exc}") from exc
     finally:
         loader.dispose()
+
+
+# libyaml's problem texts, each with what it means to someone editing a file and the fix.
+_YAML_PROBLEMS: tuple[tuple[str, str, str], ...] = (
+    ("tab", "this line is indented with a tab", "indent with spaces, not tabs"),
+    (
+        "mapping values are not allowed",
+        "a value holds ': ' (a colon and a space), which YAML reads as a new field",
+        'put the text in quotes ("…"), or write a long text on the lines after ">-"',
+    ),
+    (
+        "end of stream",
+        "a quote opened here is never closed",
+        "close the quote at the end of the text (check the quoting: a text that holds "
+        "\" is written in ' quotes)",
+    ),
+    (
+        "expected ',' or ']'",
+        "a [list] opened here is not closed",
+        "close it with ']', or write the items on lines starting with '- '",
+    ),
+    (
+        "expected ',' or '}'",
+        "a {mapping} opened here is not closed",
+        "close it with '}', or put the text in quotes",
+    ),
+    (
+        "cannot start any token",
+        "a value starts with a character YAML reserves (such as @ or `)",
+        "put the text in quotes",
+    ),
+    (
+        "could not find expected ':'",
+        "a line is neither 'field: value' nor '- item'",
+        "add ': ' after the field name, or check the indentation of the line above",
+    ),
+    (
+        "expected",
+        "this line does not line up with the lines around it",
+        "check the indentation (spaces only: fields of an entry under each other, items "
+        "under their field) and the quoting of the line above",
+    ),
+)
+
+
+def explain_yaml_problem(problem: str) -> tuple[str, str]:
+    """Returns a plain description of a libyaml problem and how to fix it."""
+    for clue, message, fix in _YAML_PROBLEMS:
+        if clue in problem:
+            return message, fix
+    return (
+        problem or "the text cannot be read",
+        "check indentation and quoting around this line (values with ': ' need quotes)",
+    )
 
 
 def _convert(node: yaml.Node, loader: Any, *, seen: set[int], depth: int) -> Any:

@@ -20,6 +20,7 @@ from bot.questionlog.errors import StoreError
 from bot.questionlog.privacy import Pseudonymizer, load_or_create_secret
 from bot.questionlog.reports import AskedQuestion, Stats, UnansweredGroup, group_questions, rate
 from bot.questionlog.schema import (
+    DISMISS_REASONS,
     SCHEMA_VERSION,
     SELECT_COLUMNS,
     StoredQuestion,
@@ -248,6 +249,68 @@ class QuestionLog:
             for r in rows
         ]
         return group_questions(asked, score_cutoff=score_cutoff)
+
+    async def failures(
+        self, *, days: int = 7, now: datetime | None = None
+    ) -> list[tuple[AskedQuestion, str | None]]:
+        """Returns the questions to review of the last days, oldest first, with user keys.
+
+        Declined, "mente du", related (honest partial answers) and 👎-voted ones, less
+        those an admin dismissed.
+        """
+        now = utcnow() if now is None else as_utc(now, "now")
+        rows = await self._fetchall(
+            "SELECT ref, question, asked_at, user_key, outcome, vote, entry_id FROM questions"
+            " WHERE (outcome IN (?, ?, ?) OR vote = -1) AND dismissed IS NULL"
+            " AND asked_at >= ? AND asked_at <= ? ORDER BY asked_at, id",
+            (
+                str(Outcome.DECLINED),
+                str(Outcome.AMBIGUOUS),
+                str(Outcome.RELATED),
+                iso(now - timedelta(days=days)),
+                iso(now),
+            ),
+        )
+        return [
+            (
+                AskedQuestion(
+                    r["ref"],
+                    r["question"],
+                    datetime.fromisoformat(r["asked_at"]),
+                    r["outcome"],
+                    r["vote"],
+                    r["entry_id"],
+                ),
+                r["user_key"],
+            )
+            for r in rows
+        ]
+
+    async def review(
+        self, *, days: int = 7, now: datetime | None = None, score_cutoff: float = 80.0
+    ) -> list[UnansweredGroup]:
+        """Returns the failures of the last days (see failures), similar ones grouped."""
+        asked = await self.failures(days=days, now=now)
+        return group_questions(asked, score_cutoff=score_cutoff)
+
+    async def dismiss(self, refs: list[str], reason: str) -> int:
+        """Takes questions out of the review as correctly declined or handled; returns how many."""
+        if reason not in DISMISS_REASONS:
+            raise ValueError(f"reason must be one of {', '.join(DISMISS_REASONS)}")
+        if not refs:
+            return 0
+        marks = ", ".join("?" for _ in refs)
+        conn = self._require_conn()
+        async with self._lock:
+            try:
+                cur = await conn.execute(
+                    "UPDATE questions SET dismissed = ?, dismissed_at = ?"
+                    f" WHERE ref IN ({marks}) AND dismissed IS NULL",
+                    (reason, iso(utcnow()), *refs),
+                )
+            except sqlite3.Error as exc:
+                raise StoreError(f"question log update failed: {exc}") from exc
+        return cur.rowcount
 
     async def stats(
         self, *, days: int | None = None, now: datetime | None = None, top: int = 10

@@ -22,6 +22,7 @@ from bot.questionlog.schema import iso
 __all__ = [
     "AskedQuestion",
     "Stats",
+    "Suggestion",
     "UnansweredGroup",
     "format_unanswered",
     "group_questions",
@@ -35,6 +36,32 @@ class AskedQuestion(NamedTuple):
     ref: str
     question: str
     asked_at: datetime
+    outcome: str = "declined"
+    vote: int | None = None
+    entry_id: str | None = None
+
+    @property
+    def failure(self) -> str:
+        """Returns why it is reviewed: declined, ambiguous, related or voted_down (👎)."""
+        return "voted_down" if self.vote == -1 else self.outcome
+
+
+# How the table and the chat name each failure.
+FAILURE_LABELS = {
+    "declined": "declined",
+    "ambiguous": "mente du",
+    "related": "related",
+    "voted_down": "👎",
+    "answered": "answered",
+}
+
+
+class Suggestion(NamedTuple):
+    """An entry that may answer a group's questions: id, title (or first phrasing), score."""
+
+    entry_id: str
+    label: str
+    score: float
 
 
 @dataclass(frozen=True)
@@ -46,6 +73,16 @@ class UnansweredGroup:
     example: str
     questions: list[AskedQuestion]
     last_asked: datetime
+    suggestions: tuple[Suggestion, ...] = ()
+
+    @property
+    def outcomes(self) -> dict[str, int]:
+        """Counts the group's questions by failure, most frequent first."""
+        return dict(Counter(q.failure for q in self.questions).most_common())
+
+    def outcome_text(self) -> str:
+        """Returns the counts by failure as "declined 2, mente du 1"."""
+        return ", ".join(f"{FAILURE_LABELS.get(k, k)} {n}" for k, n in self.outcomes.items())
 
     def to_dict(self) -> dict[str, Any]:
         """Returns a JSON-ready dict."""
@@ -54,9 +91,20 @@ class UnansweredGroup:
             "users": self.users,
             "example": self.example,
             "last_asked": iso(self.last_asked),
+            "outcomes": self.outcomes,
             "questions": [
-                {"ref": q.ref, "question": q.question, "asked_at": iso(q.asked_at)}
+                {
+                    "ref": q.ref,
+                    "question": q.question,
+                    "asked_at": iso(q.asked_at),
+                    "outcome": q.failure,
+                    **({"entry_id": q.entry_id} if q.failure == "voted_down" else {}),
+                }
                 for q in self.questions
+            ],
+            "suggestions": [
+                {"entry_id": s.entry_id, "label": s.label, "score": round(s.score, 1)}
+                for s in self.suggestions
             ],
         }
 
@@ -174,10 +222,16 @@ def format_unanswered(groups: list[UnansweredGroup], fmt: Literal["table", "csv"
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["count", "users", "last_asked", "example", "refs"])
+        writer.writerow(
+            ["count", "users", "last_asked", "example", "refs", "outcomes", "suggestions"]
+        )
         for g in groups:
             refs = " ".join(q.ref for q in g.questions)
-            writer.writerow([g.count, g.users, iso(g.last_asked), g.example, refs])
+            outcomes = " ".join(f"{k}:{n}" for k, n in g.outcomes.items())
+            suggested = " ".join(f"{s.entry_id}:{s.score:.0f}" for s in g.suggestions)
+            writer.writerow(
+                [g.count, g.users, iso(g.last_asked), g.example, refs, outcomes, suggested]
+            )
         return out.getvalue()
     if fmt == "table":
         return _format_table(groups)
@@ -189,6 +243,7 @@ def _format_table(groups: list[UnansweredGroup]) -> str:
         return "No unanswered questions."
     header = ("count", "users", "last asked (UTC)", "example", "refs")
     rows = []
+    notes: list[list[str]] = []
     for g in groups:
         example = " ".join(g.example.split())
         if len(example) > _TABLE_EXAMPLE_WIDTH:
@@ -198,6 +253,14 @@ def _format_table(groups: list[UnansweredGroup]) -> str:
             refs += f" (+{len(g.questions) - _TABLE_REFS})"
         last = g.last_asked.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
         rows.append((str(g.count), str(g.users), last, example, refs))
+        # Under each group: why it is here (when not simply declined), and the entries
+        # that may answer it.
+        below = []
+        if set(g.outcomes) != {"declined"}:
+            below.append(f"outcomes: {g.outcome_text()}")
+        if g.suggestions:
+            below.append("suggested: " + _suggestion_text(g.suggestions))
+        notes.append(below)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
     def line(cells: tuple[str, ...]) -> str:
@@ -207,4 +270,13 @@ def _format_table(groups: list[UnansweredGroup]) -> str:
             f"{example:<{widths[3]}}  {refs}"
         ).rstrip()
 
-    return "\n".join([line(header), *(line(r) for r in rows)])
+    indent = " " * (widths[0] + widths[1] + widths[2] + 6)
+    out = [line(header)]
+    for row, below in zip(rows, notes, strict=True):
+        out.append(line(row))
+        out += [f"{indent}{note}" for note in below]
+    return "\n".join(out)
+
+
+def _suggestion_text(suggestions: Iterable[Suggestion]) -> str:
+    return " · ".join(f"{s.entry_id} «{s.label}» ({s.score:.0f})" for s in suggestions)

@@ -53,6 +53,12 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE questions ADD COLUMN vote INTEGER CHECK (vote IN (-1, 1))",
         "ALTER TABLE questions ADD COLUMN voted_at TEXT",
     ),
+    # 3: questions an admin took out of the review: correctly declined, or handled.
+    (
+        "ALTER TABLE questions ADD COLUMN dismissed TEXT"
+        " CHECK (dismissed IN ('declined', 'handled'))",
+        "ALTER TABLE questions ADD COLUMN dismissed_at TEXT",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -65,8 +71,10 @@ INSERT_SQL = """
 VOTE_SQL = "UPDATE questions SET vote = ?, voted_at = ? WHERE ref = ?"
 SELECT_COLUMNS = (
     "id, ref, asked_at, channel, user_key, question, outcome, entry_id, score, "
-    "alternatives, latency_ms, vote, voted_at"
+    "alternatives, latency_ms, vote, voted_at, dismissed, dismissed_at"
 )
+# Why an admin took a question out of the review.
+DISMISS_REASONS = ("declined", "handled")
 
 # Errors that retrying the same data cannot fix; everything else from SQLite (locked,
 # read-only, disk full, I/O) is treated as an episode that may pass.
@@ -109,6 +117,8 @@ class StoredQuestion:
     latency_ms: float | None
     vote: int | None
     voted_at: datetime | None
+    dismissed: str | None = None
+    dismissed_at: datetime | None = None
 
 
 class Vote(NamedTuple):
@@ -157,6 +167,8 @@ def stored_question(row: sqlite3.Row) -> StoredQuestion:
         latency_ms=row["latency_ms"],
         vote=row["vote"],
         voted_at=parse_iso(row["voted_at"]),
+        dismissed=row["dismissed"],
+        dismissed_at=parse_iso(row["dismissed_at"]),
     )
 
 

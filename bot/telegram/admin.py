@@ -14,10 +14,11 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 
+from bot.authoring.review import build_review, group_of
 from bot.authoring.teach import TeachError, add_phrasing
 from bot.core.errors import Problem
 from bot.core.replies import esc
-from bot.questionlog import StoredQuestion, StoreError
+from bot.questionlog import QuestionLog, StoredQuestion, StoreError, UnansweredGroup
 from bot.questionlog.handover import handled_lines
 from bot.telegram.buttons import REF_RE, Press, button
 from bot.telegram.digest import chart_caption, chart_photo
@@ -58,8 +59,15 @@ def describe(state: BotState, problems: list[Problem]) -> str:
 # --------------------------------------------------------------------------- reports
 
 
+async def review(state: BotState, log: QuestionLog, days: int) -> list[UnansweredGroup]:
+    """Returns the failures of the last days the knowledge does not answer yet, grouped."""
+    asked = await log.failures(days=days)
+    # Matching every question takes a while on a long list; the loop keeps answering.
+    return await asyncio.to_thread(build_review, asked, state.answerer.matcher)
+
+
 async def on_unanswered(update: Update, context: Context) -> None:
-    """Lists recent declined questions, similar ones grouped, most asked first, with refs."""
+    """Lists recent failures (declined, "mente du", related, 👎), grouped, with suggestions."""
     message, state = update.effective_message, state_of(context)
     if message is None:
         return
@@ -69,7 +77,7 @@ async def on_unanswered(update: Update, context: Context) -> None:
         await message.reply_text("Usage: /unanswered [days]" if log else NO_LOG)
         return
     try:
-        groups = await log.unanswered(days=days)
+        groups = await review(state, log, days)
         handled = await state.desk.handled(limit=5) if state.desk is not None else []
     except StoreError as exc:
         await message.reply_text(f"The question log failed: {exc}")
@@ -87,7 +95,18 @@ async def on_unanswered(update: Update, context: Context) -> None:
         users = f", {group.users} users" if group.users > 1 else ""
         example = esc(label(group.example, limit=120))
         lines.append(f"{group.count}× «{example}»{users} — {refs}{more}")
-    lines.append("Teach one with /teach REF ENTRY_ID, or tap through /teach.")
+        if set(group.outcomes) != {"declined"}:
+            lines.append(f"    {esc(group.outcome_text())}")
+        if group.suggestions:
+            offers = " · ".join(
+                f"<code>{esc(s.entry_id)}</code> «{esc(label(s.label, limit=60))}» ({s.score:.0f})"
+                for s in group.suggestions
+            )
+            lines.append(f"    → {offers}")
+    lines.append(
+        "Teach one with /teach REF ENTRY_ID, or tap through /teach. "
+        "Correctly declined or handled: /dismiss REF [declined|handled]."
+    )
     await message.reply_text(join_within(lines), parse_mode=ParseMode.HTML)
 
 
@@ -125,6 +144,39 @@ async def on_stats(update: Update, context: Context) -> None:
     photo = await chart_photo(state)
     if photo is not None:
         await message.reply_photo(photo, caption=chart_caption())
+
+
+DISMISS_USAGE = "Usage: /dismiss REF [declined|handled] [only]"
+
+
+async def on_dismiss(update: Update, context: Context) -> None:
+    """Takes a question and those grouped with it out of the review (declined or handled)."""
+    message, state = update.effective_message, state_of(context)
+    if message is None:
+        return
+    args = [a.casefold() for a in context.args or []]
+    reason = next((a for a in args[1:] if a in ("declined", "handled")), "declined")
+    only = "only" in args[1:]
+    if not args or not REF_RE.fullmatch(args[0]):
+        await message.reply_text(DISMISS_USAGE)
+        return
+    log = await state.settled_log()
+    if log is None:
+        await message.reply_text(NO_LOG)
+        return
+    ref = args[0]
+    try:
+        if await log.get(ref) is None:
+            await message.reply_text(f"No logged question with ref {ref}.")
+            return
+        group = None if only else group_of(await review(state, log, TEACH_LOOKBACK_DAYS), ref)
+        refs = [q.ref for q in group.questions] if group else [ref]
+        marked = await log.dismiss(refs, reason)
+    except StoreError as exc:
+        await message.reply_text(f"The question log failed: {exc}")
+        return
+    what = "correctly declined" if reason == "declined" else "handled"
+    await message.reply_text(f"Marked {marked} question(s) as {what}; they leave /unanswered.")
 
 
 # --------------------------------------------------------------------------- knowledge
@@ -166,7 +218,7 @@ async def teach_list(state: BotState) -> dict[str, Any]:
     if log is None:
         return {"text": NO_LOG}
     try:
-        groups = await log.unanswered(days=TEACH_LOOKBACK_DAYS)
+        groups = await review(state, log, TEACH_LOOKBACK_DAYS)
     except StoreError as exc:
         return {"text": f"The question log failed: {exc}"}
     rows = []

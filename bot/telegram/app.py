@@ -242,6 +242,7 @@ def add_handlers(app: Application, state: BotState) -> None:
     # Only admins match these; anyone else falls through to the unknown-command reply.
     admins = new & filters.User(user_id=state.settings.bot_admin_ids)
     app.add_handler(CommandHandler("unanswered", admin.on_unanswered, filters=admins))
+    app.add_handler(CommandHandler("dismiss", admin.on_dismiss, filters=admins))
     # /stats draws a chart (a second or so): residents must not wait for it either.
     app.add_handler(CommandHandler("stats", admin.on_stats, filters=admins, block=False))
     # Teaching and reloading take a second or more (loading and indexing the knowledge):

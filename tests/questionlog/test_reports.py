@@ -163,10 +163,12 @@ async def test_format_unanswered_csv_and_json_parse(qlog: QuestionLog) -> None:
         "ref": groups[0].questions[1].ref,
         "question": "når tømmes søpla",
         "asked_at": "2024-06-01T11:58:00.000000+00:00",
+        "outcome": "declined",
     }
+    assert (data[0]["outcomes"], data[0]["suggestions"]) == ({"declined": 2}, [])
 
     assert list(csv.reader(io.StringIO(format_unanswered([], "csv")))) == [
-        ["count", "users", "last_asked", "example", "refs"]
+        ["count", "users", "last_asked", "example", "refs", "outcomes", "suggestions"]
     ]
     assert json.loads(format_unanswered([], "json")) == []
     with pytest.raises(ValueError, match="format"):
@@ -192,3 +194,49 @@ async def test_stats_count_honest_partial_answers_on_their_own(qlog: QuestionLog
     stats = await qlog.stats(now=NOW)
     assert (stats.questions, stats.related, stats.answered) == (2, 1, 1)
     assert stats.to_dict()["related"] == 1
+
+
+async def test_review_holds_every_failure_until_dismissed(qlog: QuestionLog) -> None:
+    plan = [
+        ("Hvem vant valget?", Outcome.DECLINED, None),
+        ("eiendomsskatt", Outcome.AMBIGUOUS, None),
+        ("telefon til legevakta", Outcome.RELATED, None),
+        ("blir legevakten beholdt", Outcome.ANSWERED, -1),
+        ("blir legevakten på Nordby beholdt", Outcome.ANSWERED, +1),  # liked: not reviewed
+        ("hei", Outcome.SMALLTALK, None),
+    ]
+    refs = {}
+    for minutes, (text, outcome, vote) in enumerate(plan):
+        entry = "legevakt" if outcome == Outcome.ANSWERED else None
+        ev = event(
+            text, outcome=outcome, entry_id=entry, asked_at=NOW - timedelta(minutes=9 - minutes)
+        )
+        refs[text] = qlog.record(ev)
+        if vote:
+            qlog.vote(refs[text], vote)
+    await qlog.flush()
+
+    groups = await qlog.review(now=NOW)
+    failures = {q.question: q.failure for g in groups for q in g.questions}
+    assert failures == {
+        "Hvem vant valget?": "declined",
+        "eiendomsskatt": "ambiguous",
+        "telefon til legevakta": "related",
+        "blir legevakten beholdt": "voted_down",
+    }
+    voted = next(g for g in groups if g.example == "blir legevakten beholdt")
+    assert voted.questions[0].entry_id == "legevakt"
+    assert voted.to_dict()["outcomes"] == {"voted_down": 1}
+
+    assert await qlog.dismiss([refs["Hvem vant valget?"], refs["eiendomsskatt"]], "declined") == 2
+    assert await qlog.dismiss([refs["Hvem vant valget?"]], "handled") == 0  # already out
+    stored = await qlog.get(refs["eiendomsskatt"])
+    assert stored is not None
+    assert stored.dismissed == "declined"
+    assert stored.dismissed_at is not None
+    left = {q.question for g in await qlog.review(now=NOW) for q in g.questions}
+    assert left == {"telefon til legevakta", "blir legevakten beholdt"}
+    # The plain list of declines (the weekly digest's) is unchanged by the review.
+    assert [g.example for g in await qlog.unanswered(now=NOW)] == ["Hvem vant valget?"]
+    with pytest.raises(ValueError, match="reason"):
+        await qlog.dismiss([refs["hei"]], "maybe")

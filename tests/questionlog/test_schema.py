@@ -76,9 +76,9 @@ async def test_migration_from_v1_keeps_every_row(
         assert (await log.get("oldref0001")).vote == 1
 
     (version,) = rows(db_path, "PRAGMA user_version")[0]
-    assert version == SCHEMA_VERSION == 2
+    assert version == SCHEMA_VERSION == 3
     columns = {r["name"] for r in rows(db_path, "PRAGMA table_info(questions)")}
-    assert {"alternatives", "vote", "voted_at"} <= columns
+    assert {"alternatives", "vote", "voted_at", "dismissed", "dismissed_at"} <= columns
     assert len(rows(db_path)) == 4
 
     # Reopening an up-to-date database changes nothing.

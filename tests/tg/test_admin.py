@@ -24,7 +24,7 @@ async def test_admin_commands_look_unknown_to_everyone_else(bot: Harness) -> Non
     await bot.ask(DECLINED)
     unknown = await bot.command(USER, "nosuchcommand")
     assert unknown.text == UNKNOWN_COMMAND
-    for command in ("stats", "unanswered", "teach", "reload"):
+    for command in ("stats", "unanswered", "teach", "reload", "dismiss"):
         reply = await bot.command(USER, command)
         assert reply.text == UNKNOWN_COMMAND
         assert reply.buttons == []
@@ -44,7 +44,16 @@ async def test_admin_sees_unanswered_questions_and_stats(bot: Harness) -> None:
     lines = unanswered.text.splitlines()
     assert lines[1].startswith("2× «")  # most asked first
     assert refs[DECLINED] in lines[1]
-    assert refs["Hva koster parkering ved rådhuset?"] in lines[2]
+    groups = [line for line in lines if re.match(r"\d+× «", line)]
+    assert len(groups) == 3
+    # The 👎-voted answer is reviewed too (most recent first among single ones).
+    assert refs[LEGEVAKT] in groups[1]
+    assert lines[lines.index(groups[1]) + 1].strip() == "👎 1"
+    assert refs["Hva koster parkering ved rådhuset?"] in groups[2]
+    # Each group offers the entries that may answer it, with their scores.
+    suggested = lines[lines.index(groups[1]) + 2]
+    assert suggested.lstrip().startswith("→ legevakt-sorumsand «")
+    assert "/dismiss REF" in unanswered.text
 
     stats = await bot.command(ADMIN, "stats")
     assert "Questions: 4 (2 users)" in stats.text
@@ -174,3 +183,36 @@ async def test_teach_refuses_a_right_decline_and_an_admin_can_teach_it_anyway(
     assert "still holds the redaction label [telefon]" in labelled.text
     forced = await bot.command(ADMIN, "teach", f"{refs[1]} helsehus force")
     assert forced.text.startswith("Taught «ring meg på [telefon] om helsehuset» to helsehus")
+
+
+async def test_admin_dismisses_a_group_and_a_taught_question_leaves_the_review(
+    make_bot: HarnessFactory, tiny_knowledge: Path
+) -> None:
+    bot = await make_bot(Answerer(tiny_knowledge))
+    await bot.ask(DECLINED)
+    await bot.ask("hvem vant fotball-vm i 1994", user=OTHER)
+    question = "Hva skjer med akuttmottaket i bygda?"
+    await bot.ask(question)
+    refs = {r["question"]: r["ref"] for r in await bot.rows()}
+
+    review = await bot.command(ADMIN, "unanswered")
+    assert refs[DECLINED] in review.text
+    assert refs[question] in review.text
+
+    done = await bot.command(ADMIN, "dismiss", f"{refs[DECLINED]} handled")
+    assert done.text == "Marked 2 question(s) as handled; they leave /unanswered."
+    rows = {r["question"]: r["dismissed"] for r in await bot.rows()}
+    assert rows[DECLINED] == rows["hvem vant fotball-vm i 1994"] == "handled"
+    assert rows[question] is None
+    review = await bot.command(ADMIN, "unanswered")
+    assert refs[DECLINED] not in review.text
+    assert refs[question] in review.text
+
+    taught = await bot.command(ADMIN, "teach", f"{refs[question]} legevakt-nordby")
+    assert taught.text.startswith("Taught")
+    after = await bot.command(ADMIN, "unanswered")
+    assert after.text == "No unanswered questions in the last 7 days."
+
+    assert (await bot.command(ADMIN, "dismiss")).text.startswith("Usage: /dismiss REF")
+    missing = await bot.command(ADMIN, "dismiss", "zzzzzzzzzz")
+    assert missing.text == "No logged question with ref zzzzzzzzzz."
