@@ -4,6 +4,7 @@ and a fix; the shipped knowledge base and its sources are sound; raw seeds impor
 from __future__ import annotations
 
 import itertools
+import shutil
 import subprocess
 import sys
 import time
@@ -68,8 +69,8 @@ LOAD_ERRORS = [
         HELSEHUS_ANSWER_LINE,
         None,
         None,
-        "tab",
-        "indentation",
+        "indented with a tab",
+        "spaces, not tabs",
         id="tab-character",
     ),
     pytest.param(
@@ -88,8 +89,8 @@ LOAD_ERRORS = [
         _swap("  # Oppvekst\n", "  # Oppvekst\n  - just a string\n"),
         25,
         None,
-        "entries.2",
-        "must be a mapping",
+        "entries",
+        "entry 3 is not a mapping",
         "indent",
         id="entry-not-a-mapping",
     ),
@@ -125,7 +126,7 @@ LOAD_ERRORS = [
         HELSEHUS_QUESTIONS_LINE,
         "helsehus",
         "questions",
-        "valid list",
+        "must be a list",
         "list of items",
         id="questions-as-a-string",
     ),
@@ -134,8 +135,8 @@ LOAD_ERRORS = [
         HELSEHUS_LINE,
         "Helse Hus",
         "id",
-        "pattern",
-        "lowercase",
+        "'Helse Hus' is not a valid id: an id may hold only lowercase letters",
+        "e.g. 'helse-hus'",
         id="id-with-capitals-and-space",
     ),
     pytest.param(
@@ -143,8 +144,8 @@ LOAD_ERRORS = [
         HELSEHUS_QUESTIONS_LINE,
         "helsehus",
         "questons",
-        "Extra inputs",
-        "spelling",
+        "unknown field 'questons'",
+        "remove the line 'questons: …', or correct the spelling if you meant 'questions'",
         id="unknown-field-typo",
     ),
     pytest.param(
@@ -152,10 +153,10 @@ LOAD_ERRORS = [
             "      - Kommer det et nytt helsehus i sentrum?\n",
             "      - Kommer det et nytt helsehus i sentrum?\n      - ''\n",
         ),
-        HELSEHUS_QUESTIONS_LINE,
+        HELSEHUS_QUESTIONS_LINE + 3,
         "helsehus",
         "questions",
-        "empty",
+        "question 3 is empty",
         "remove the empty item",
         id="empty-question-item",
     ),
@@ -670,9 +671,20 @@ def test_import_drafts_load_as_a_knowledge_base(imported_platform: Path):
         len(s.paragraphs)
         for s in parse_clean(imported_platform / "sources" / "plattform.md").sections.values()
     )
+    # One draft per paragraph; a lead-in ending in ":" quotes the list after it too.
     assert len(data["entries"]) == paragraphs
-    kb = load_knowledge(imported_platform)
+    answers = [entry["answer"] for entry in data["entries"]]
+    assert any("Forsvarets område på Kjeller: • Utvikle en ny" in a for a in answers)
+    assert {entry["status"] for entry in data["entries"]} == {"draft"}
+    with pytest.raises(KnowledgeError, match="no published entries"):
+        load_knowledge(imported_platform)
+    published = imported_platform / "published"
+    shutil.copytree(imported_platform / "sources", published / "sources")
+    text = drafts.read_text(encoding="utf-8").replace("    status: draft\n", "")
+    (published / "plattform.yaml").write_text(text, encoding="utf-8")
+    kb = load_knowledge(published)
     assert len(kb.entries) == paragraphs
+    assert kb.drafts == []
 
 
 @needs_seeds

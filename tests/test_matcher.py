@@ -1049,3 +1049,44 @@ def test_previous_question_is_not_read_as_a_story(shipped_matcher) -> None:
         story=False,
     )
     assert not (result.answered and result.best and result.best.entry_id == "legevakt-sorumsand")
+
+
+@pytest.mark.parametrize(
+    ("question", "name"),
+    [
+        ("Har Lørenskog også to barnehageopptak i året?", "Lørenskog"),
+        ("Hvor høy er eiendomsskatten i Rælingen?", "Rælingen"),
+        ("Hvor mange representanter fikk Arbeiderpartiet i kommunestyret?", "Arbeiderpartiet"),
+    ],
+)
+def test_a_name_the_passage_never_uses_gets_an_honest_partial_answer(
+    shipped_matcher: Matcher, question: str, name: str
+):
+    result = shipped_matcher.match(question)
+    assert result.outcome == RELATED
+    reply = compose(shipped_matcher.kb, result)
+    assert f"Dokumentene sier ikke noe om {name}." in reply.as_text()
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Blir legevakten på Sørumsand beholdt?",
+        "Skal Lillestrøm ha gratis SFO for barn med funksjonsnedsettelser?",
+        "Kommer det nytt helsehus i Lillestrøm?",
+    ],
+)
+def test_the_municipalitys_own_places_do_not_count_as_other_names(
+    shipped_matcher: Matcher, question: str
+):
+    assert shipped_matcher.match(question).outcome == ANSWERED
+
+
+@pytest.mark.parametrize("greeting", ["hei", "takk", "tusen takk!"])
+def test_small_talk_after_an_answer_is_not_a_follow_up(shipped_matcher: Matcher, greeting: str):
+    from bot.core.dialogue import respond
+
+    kb = shipped_matcher.kb
+    before = respond(kb, shipped_matcher, "Blir legevakten på Sørumsand beholdt?", now=0)
+    after = respond(kb, shipped_matcher, greeting, topic=before.topic, now=1)
+    assert after.reply.outcome == SMALLTALK

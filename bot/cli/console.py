@@ -14,18 +14,19 @@ from typing import TYPE_CHECKING
 
 from bot.core.matcher import AMBIGUOUS
 from bot.core.messages import EXAMPLE_QUESTIONS, phrase
-from bot.core.replies import examples_text, smalltalk_text, sources_lines
+from bot.core.replies import (
+    banner_text,
+    examples_text,
+    smalltalk_text,
+    sources_lines,
+    welcome_text,
+)
 from bot.core.service import Answerer, log_event
 
 if TYPE_CHECKING:
     from bot.questionlog import QuestionLog
 
 logger = logging.getLogger(__name__)
-
-BANNER = (
-    "Lillestrøm kommune – spør om sammenslåingen eller den politiske plattformen 2019–2023.\n"
-    "Skriv et spørsmål og trykk Enter; /help forklarer. Ctrl-D eller «exit» avslutter."
-)
 
 
 def run_chat(*, knowledge_dir: Path) -> int:
@@ -73,9 +74,10 @@ class Console:
         lang = self.language
         if name == "start":
             self.answerer.forget(CONVERSATION)
-            return f"{phrase('welcome', lang)}\n{examples_text()}"
+            return f"{welcome_text(self.answerer.kb, lang)}\n{examples_text()}"
         if name in ("help", "hjelp"):
-            return f"{smalltalk_text('help', lang)}\n\n{phrase('console_commands', lang)}"
+            help_text = smalltalk_text("help", lang, self.answerer.kb.known_sources)
+            return f"{help_text}\n\n{phrase('console_commands', lang)}"
         if name == "kilder":
             return "\n".join(sources_lines(self.answerer.kb, lang, html=False)).strip()
         if name == "spor":
@@ -130,7 +132,7 @@ async def _chat(answerer: Answerer) -> int:
     log = await _open_log()
     console = Console(answerer, log)
     interactive = sys.stdin.isatty()
-    print(BANNER, flush=True)
+    print(banner_text(answerer.kb), flush=True)
     try:
         while True:
             if interactive:

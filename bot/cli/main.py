@@ -22,7 +22,12 @@ from bot.core.errors import BotError, KnowledgeError
 def cmd_bench(args: argparse.Namespace) -> int:
     from bot.devtools.bench import run_bench
 
-    return run_bench(knowledge_dir=knowledge_dir(args), quick=args.quick, telegram=args.telegram)
+    return run_bench(
+        knowledge_dir=knowledge_dir(args),
+        quick=args.quick,
+        telegram=args.telegram,
+        full=args.full,
+    )
 
 
 # --- run ---------------------------------------------------------------------------------
@@ -74,10 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("check", cmd_check, "validate the knowledge base and report source coverage")
     p.add_argument("--strict", action="store_true", help="treat uncovered source text as an error")
 
-    p = add("import", cmd_import, "draft a clean source and entries from a raw source text")
-    p.add_argument("file", help="raw text (PDF extract or web page)")
-    p.add_argument("--id", required=True, help="document id, e.g. plattform")
+    p = add("import", cmd_import, "draft a clean source and entries from a document")
+    p.add_argument("file", help="a PDF, web page (.html), Word file (.docx) or plain text")
+    p.add_argument(
+        "--id", required=True, help="document id, e.g. sykkelplan (made lowercase a-z, 0-9, -)"
+    )
     p.add_argument("--title", help="document title (default: its first heading)")
+    p.add_argument(
+        "--short-title",
+        help="how the bot names the document in its own sentences, e.g. 'sykkelplanen for "
+        "2024–2028' (default: the title)",
+    )
     p.add_argument("--description", help="what the document is")
     p.add_argument("--date", required=True, help="date or period of the document")
     p.add_argument("--period", help="period the document covers, e.g. 2019–2023")
@@ -87,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="HEADING",
-        help="a heading to nest under the one before it (repeatable)",
+        help="plain text only: a heading to nest under the one before it (repeatable)",
     )
     p.add_argument("--output", metavar="DIR", help="write sources/ID.md and ID-draft.yaml here")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
@@ -111,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("bench", cmd_bench, "measure start-up, index build, memory and latency")
     p.add_argument("--quick", action="store_true", help="fewer repetitions, for a smoke run")
+    p.add_argument("--full", action="store_true", help="also a base of 50,000 entries")
     p.add_argument(
         "--no-telegram",
         dest="telegram",

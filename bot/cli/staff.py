@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 from bot.cli.common import EXIT_ERROR, EXIT_OK, knowledge_dir, load
@@ -69,6 +70,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"{len(kb.entries)} entries, {phrasings} phrasings, {len(kb.sources)} sources, "
         f"{len(kb.synonyms)} synonym groups; coverage {covered}/{total} sentences ({pct:.1f}%)"
     )
+    if kb.drafts:
+        files = Counter(entry.file.name for entry in kb.drafts)
+        where = ", ".join(f"{name} ({count})" for name, count in sorted(files.items()))
+        print(
+            f"{len(kb.drafts)} draft entries wait to be published (not answered from until "
+            f"their 'status: draft' line is deleted): {where}"
+        )
     failed = bool(errors) or (args.strict and bool(gaps))
     if failed:
         count = len(errors) + (len(gaps) if args.strict else 0)
@@ -79,45 +87,59 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from bot.authoring.importer import draft_entries
-    from bot.core.sources import SourceMeta, parse_raw, render_clean
+    """Drafts a clean source and draft entries from a PDF, web page, Word or text file."""
+    from bot.authoring.importer import draft_entries, existing_ids, source_id
+    from bot.authoring.readers import read_document
+    from bot.core.sources import SourceMeta, render_clean
 
     path = Path(args.file)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BotError(f"cannot read {path}: {exc}") from exc
-    doc = parse_raw(text, subheadings=args.subheading)
+    if not path.is_file():
+        raise BotError(f"cannot read {path}: no such file")
+    doc_id = source_id(args.id)
+    doc = read_document(path, subheadings=args.subheading)
     if not doc.sections:
         raise BotError(f"{path}: found no paragraphs to import")
+    title = args.title or doc.title or doc_id
     meta = SourceMeta(
-        id=args.id,
-        title=args.title or doc.title or args.id,
-        description=args.description or (doc.title or args.id),
+        id=doc_id,
+        title=title,
+        short_title=args.short_title,
+        description=args.description or doc.subtitle or title,
         date=args.date,
         period=args.period,
         url=args.url,
-        origin=str(path),
+        origin=path.name,
+        notes=[
+            f"Laget av `python -m bot import` fra {path.name}: sjekk overskrifter, avsnitt "
+            "og lister mot originalen."
+        ],
     )
     clean = render_clean(doc, meta)
-    drafts = draft_entries(doc, source_id=meta.id)
-    if args.output:
-        out = Path(args.output)
-        (out / "sources").mkdir(parents=True, exist_ok=True)
-        source_file = out / "sources" / f"{meta.id}.md"
-        draft_file = out / f"{meta.id}-draft.yaml"
-        for target in (source_file, draft_file):
-            if target.exists() and not args.force:
-                raise BotError(f"{target} exists; pass --force to overwrite it")
+    if doc_id != args.id:
+        print(f"the id '{args.id}' is written '{doc_id}'")
+    if not args.output:
+        print(draft_entries(doc, source_id=doc_id), end="")
+        return EXIT_OK
+    out = Path(args.output)
+    source_file = out / "sources" / f"{doc_id}.md"
+    draft_file = out / f"{doc_id}-draft.yaml"
+    for target in (source_file, draft_file):
+        if target.exists() and not args.force:
+            raise BotError(f"{target} exists; pass --force to overwrite it")
+    drafts = draft_entries(doc, source_id=doc_id, taken=existing_ids(out, skip=[draft_file]))
+    try:
+        source_file.parent.mkdir(parents=True, exist_ok=True)
         source_file.write_text(clean, encoding="utf-8")
         draft_file.write_text(drafts, encoding="utf-8")
-        paragraphs = sum(len(p) for _, p in doc.sections)
-        print(
-            f"wrote {source_file} ({len(doc.sections)} sections, {paragraphs} paragraphs) "
-            f"and {draft_file}; add resident phrasings, then run `python -m bot check`"
-        )
-    else:
-        print(drafts, end="")
+    except OSError as exc:
+        raise BotError(f"cannot write to {out}: {exc.strerror or exc}") from exc
+    paragraphs = sum(len(p) for _, p in doc.sections)
+    print(
+        f"wrote {source_file} ({len(doc.sections)} sections, {paragraphs} paragraphs) "
+        f"and {draft_file} ({paragraphs} entries with 'status: draft': not answered from "
+        "until published); add resident phrasings, run `python -m bot check`, then delete "
+        "each 'status: draft' line to publish"
+    )
     return EXIT_OK
 
 

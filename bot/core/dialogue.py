@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from bot.core.knowledge import KnowledgeBase
 from bot.core.matcher import AMBIGUOUS, ANSWERED, DECLINED, RELATED, Matcher, MatchResult
 from bot.core.replies import Reply, compose
-from bot.core.text import cut
+from bot.core.text import cut, smalltalk_kind
 from bot.core.understand import is_follow_up, read_message, topic_words
 
 # A conversation's topic is forgotten after this many seconds without a message.
@@ -59,7 +59,7 @@ def respond(
         story = True
         if topic_words(question) <= settings.vague_words:
             weight = settings.vague_context_weight
-        if i > 0 and is_follow_up(question):
+        if i > 0 and leans(question):
             # "Hvor høy er eiendomsskatten, og hva går pengene til?": the second
             # question's topic is the first's.
             context, weight, story = (
@@ -67,7 +67,7 @@ def respond(
                 settings.follow_up_weight,
                 False,
             )
-        elif i == 0 and topic is not None and is_follow_up(question):
+        elif i == 0 and topic is not None and leans(question):
             context = f"{topic.question} {message.context}".strip()
             weight, leans_on, story = settings.follow_up_weight, topic, False
         result = matcher.match(question, context=context, context_weight=weight, story=story)
@@ -111,6 +111,12 @@ def _answers_again(matcher: Matcher, question: str, entry_id: str | None) -> boo
     if share is None:
         return bool(matcher.asks_for(question))
     return share >= matcher.settings.follow_up_cover
+
+
+def leans(question: str) -> bool:
+    """Tells whether a question leans on the one before: a follow-up, not small talk
+    ("hei", "takk" after an answer greet or thank; they do not ask about the topic)."""
+    return is_follow_up(question) and smalltalk_kind(question) is None
 
 
 def _finds(result: MatchResult, entry_id: str | None) -> bool:

@@ -85,3 +85,17 @@ def holds(passage: str, kind: str) -> bool:
     if names is None:
         return False  # cue kinds: only the entry's own words can say so (see the matcher)
     return any(_pattern(name).search(passage) for name in names)
+
+
+# What MatchResult.missing starts with when the question names something the passage
+# does not ("name:Lørenskog"); the rest is the name, as the resident wrote it.
+NAMED = "name:"
+
+_LOCAL = frozenset(str(lexicon("facts")["local_places"]).split())
+
+
+def names_in(question: str) -> list[str]:
+    """Returns the names a question uses (mid-sentence capitalised words, acronyms), less
+    the municipality's own places, which its passages are about."""
+    found = _pattern("named_cased", "names").findall(question)
+    return [n for n in dict.fromkeys(found) if n.casefold() not in _LOCAL]

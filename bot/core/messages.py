@@ -19,23 +19,23 @@ _REPLIES: dict[str, dict[str, str]] = {
         "source": "Kilde",
         "unsure": "Jeg er ikke helt sikker på hva du mener. Mente du …?",
         "pick": "Svar med nummeret, eller spør på en annen måte.",
+        # {documents}: the short titles of the documents the bot answers from (front matter).
         "decline": (
             "Beklager, det finner jeg ikke noe svar på i dokumentene jeg kjenner: "
-            "nettsiden om sammenslåingen av Fet, Skedsmo og Sørum, og den politiske "
-            "plattformen for 2019–2023. Prøv gjerne å spørre på en annen måte, eller "
+            "{documents}. Prøv gjerne å spørre på en annen måte, eller "
             f"kontakt Lillestrøm kommune på {MUNICIPALITY_URL}."
         ),
         "greeting": (
-            "Hei! Jeg svarer på spørsmål om Lillestrøm kommune: sammenslåingen av Fet, "
-            "Skedsmo og Sørum i 2020, og den politiske plattformen for 2019–2023. "
+            "Hei! Jeg svarer på spørsmål om Lillestrøm kommune ut fra {documents}. "
             "Spør for eksempel: «{example}»"
         ),
+        "and": "og",
+        "no_documents": "ingen dokumenter ennå",
         "thanks": "Bare hyggelig! Spør gjerne om mer.",
         "bye": "Ha det bra!",
         "help": (
-            "Jeg svarer på spørsmål om Lillestrøm kommune ut fra to dokumenter: nettsiden om "
-            "sammenslåingen av Fet, Skedsmo og Sørum (2018), og den politiske plattformen "
-            "for kommunestyreperioden 2019–2023. Svaret er alltid sitert ordrett, med kilde.\n"
+            "Jeg svarer på spørsmål om Lillestrøm kommune ut fra {documents}. "
+            "Svaret er alltid sitert ordrett, med kilde.\n"
             "Jeg vet ikke noe om åpningstider, rutetider, saksbehandling eller hvem som "
             f"har vervene i dag; da er {MUNICIPALITY_URL} rett sted.\n"
             "Eksempler:\n{examples}"
@@ -67,23 +67,22 @@ _REPLIES: dict[str, dict[str, str]] = {
         "unsure": "I'm not quite sure what you mean. Did you mean …?",
         "pick": "Reply with the number, or ask in another way.",
         "decline": (
-            "Sorry, I can't find an answer to that in the documents I know: the web page "
-            "on the merger of Fet, Skedsmo and Sørum, and the political platform for "
-            "2019–2023. Try asking in another way, or contact Lillestrøm kommune at "
+            "Sorry, I can't find an answer to that in the documents I know: {documents}. "
+            "Try asking in another way, or contact Lillestrøm kommune at "
             f"{MUNICIPALITY_URL}."
         ),
         "greeting": (
-            "Hi! I answer questions about Lillestrøm kommune: the 2020 merger of Fet, "
-            "Skedsmo and Sørum, and the political platform for 2019–2023 (quoted in "
+            "Hi! I answer questions about Lillestrøm kommune from {documents} (quoted in "
             "Norwegian). Try: «{example}»"
         ),
+        "and": "and",
+        "no_documents": "no documents yet",
         "thanks": "You're welcome! Ask me anything else.",
         "bye": "Goodbye!",
         "help": (
-            "I answer questions about Lillestrøm kommune from two documents: the web page on "
-            "the merger of Fet, Skedsmo and Sørum (2018), and the political platform for "
-            "the council period 2019–2023. Answers are quoted word for word, in Norwegian, "
-            "with their source.\nI know nothing about opening hours, timetables, case "
+            "I answer questions about Lillestrøm kommune from {documents}. Answers are quoted "
+            "word for word, in Norwegian, with their source.\nI know nothing about opening "
+            "hours, timetables, case "
             f"handling or who holds an office today; {MUNICIPALITY_URL} is the place for "
             "that.\nExamples:\n{examples}"
         ),
@@ -115,9 +114,8 @@ _REPLIES: dict[str, dict[str, str]] = {
 _TELEGRAM: dict[str, dict[str, str]] = {
     "nb": {
         "welcome": (
-            "Hei! Jeg svarer på spørsmål om Lillestrøm kommune ut fra to dokumenter: nettsiden "
-            "om sammenslåingen av Fet, Skedsmo og Sørum til Lillestrøm kommune (2020), og den "
-            "politiske plattformen for 2019–2023. Svarene er sitater, med kilde.\n\n"
+            "Hei! Jeg svarer på spørsmål om Lillestrøm kommune ut fra {documents}. "
+            "Svarene er sitater, med kilde.\n\n"
             "Jeg vet ikke noe om åpningstider, rutetider, saksbehandling eller hvem som har "
             f"vervene i dag – da er {MUNICIPALITY_URL} rett sted.\n\n"
             "Skriv spørsmålet ditt, eller trykk på et eksempel:"
@@ -130,6 +128,10 @@ _TELEGRAM: dict[str, dict[str, str]] = {
         "console_commands": (
             "/kilder viser dokumentene jeg svarer ut fra, og /start begynner samtalen på nytt. "
             "«exit» eller Ctrl-D avslutter."
+        ),
+        "banner": (
+            "Lillestrøm kommune – spør om det som står i {documents}.\n"
+            "Skriv et spørsmål og trykk Enter; /help forklarer. Ctrl-D eller «exit» avslutter."
         ),
         "sources": "Jeg svarer bare ut fra disse dokumentene:",
         "not_text": (
@@ -153,10 +155,9 @@ _TELEGRAM: dict[str, dict[str, str]] = {
     },
     "en": {
         "welcome": (
-            "Hi! I answer questions about Lillestrøm kommune from two documents: the web page "
-            "on the merger of Fet, Skedsmo and Sørum into Lillestrøm kommune (2020), and the "
-            "political platform for 2019–2023. Answers are quotes, in Norwegian, with their "
-            "source.\n\nI know nothing about opening hours, timetables, case handling or who "
+            "Hi! I answer questions about Lillestrøm kommune from {documents}. Answers are "
+            "quotes, in Norwegian, with their source.\n\nI know nothing about opening hours, "
+            "timetables, case handling or who "
             f"holds an office today – {MUNICIPALITY_URL} is the place for that.\n\n"
             "Type your question, or tap an example:"
         ),
@@ -168,6 +169,10 @@ _TELEGRAM: dict[str, dict[str, str]] = {
         "console_commands": (
             "/kilder shows the documents I answer from, and /start begins the conversation "
             "afresh. «exit» or Ctrl-D ends the chat."
+        ),
+        "banner": (
+            "Lillestrøm kommune – ask about what {documents} say.\n"
+            "Type a question and press Enter; /help explains. Ctrl-D or «exit» ends the chat."
         ),
         "sources": "I only answer from these documents:",
         "not_text": "I only read text. Type your question in words, for example: «{example}»",

@@ -8,8 +8,10 @@ them; everything that comes from text is escaped for HTML.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
+from bot.core.facts import NAMED
 from bot.core.knowledge import Entry, KnowledgeBase
 from bot.core.matcher import (
     AMBIGUOUS,
@@ -39,6 +41,8 @@ class Reply:
     source: SourceMeta | None = None
     alternatives: tuple[tuple[Candidate, Entry], ...] = ()
     more: tuple[Reply, ...] = ()
+    # The documents the bot answers from, named in a decline and in small talk.
+    known: tuple[SourceMeta, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def language(self) -> str:
@@ -64,7 +68,11 @@ class Reply:
 
     def _gap(self) -> str:
         """Returns the sentence that says what the documents do not hold (RELATED)."""
-        what = phrase("missing_" + (self.result.missing or "detail"), self.language)
+        missing = self.result.missing or "detail"
+        if missing.startswith(NAMED):
+            what = missing.removeprefix(NAMED)  # "Dokumentene sier ikke noe om Lørenskog."
+        else:
+            what = phrase("missing_" + missing, self.language)
         return phrase("related", self.language, what=what)
 
     def as_text(self) -> str:
@@ -91,8 +99,10 @@ class Reply:
             )
             return f"{phrase('unsure', lang)}\n{options}\n{phrase('pick', lang)}"
         if self.outcome == SMALLTALK:
-            return smalltalk_text(self.result.smalltalk or "greeting", lang)
-        return phrase("decline_part" if self.more or not numbered else "decline", lang)
+            return smalltalk_text(self.result.smalltalk or "greeting", lang, self.known)
+        if self.more or not numbered:
+            return phrase("decline_part", lang)
+        return phrase("decline", lang, documents=documents_text(self.known, lang))
 
     def _options(self) -> str:
         return " / ".join(f"«{entry.label}»" for _, entry in self.alternatives)
@@ -119,13 +129,41 @@ class Reply:
                 return esc(phrase("unsure_short", lang, options=self._options()))
             return esc(phrase("unsure", lang))
         if self.outcome == SMALLTALK:
-            return esc(smalltalk_text(self.result.smalltalk or "greeting", lang))
-        return esc(phrase("decline_part" if not numbered else "decline", lang))
+            return esc(smalltalk_text(self.result.smalltalk or "greeting", lang, self.known))
+        if not numbered:
+            return esc(phrase("decline_part", lang))
+        return esc(phrase("decline", lang, documents=documents_text(self.known, lang)))
 
 
-def smalltalk_text(kind: str, language: str) -> str:
+def documents_text(known: Sequence[SourceMeta], language: str) -> str:
+    """Returns the documents' short titles as one phrase: "A, B og C"."""
+    names = [meta.short(language) for meta in known]
+    if not names:
+        return phrase("no_documents", language)
+    if len(names) == 1:
+        return names[0]
+    # A comma before "og" keeps titles that hold a comma ("Fet, Skedsmo og Sørum") apart.
+    comma = "," if any("," in name for name in names) else ""
+    return f"{', '.join(names[:-1])}{comma} {phrase('and', language)} {names[-1]}"
+
+
+def smalltalk_text(kind: str, language: str, known: Sequence[SourceMeta]) -> str:
     """Returns the short friendly reply to a greeting, thanks, goodbye or help request."""
-    return phrase(kind, language).format(example=EXAMPLE_QUESTIONS[0], examples=examples_text())
+    return phrase(kind, language).format(
+        example=EXAMPLE_QUESTIONS[0],
+        examples=examples_text(),
+        documents=documents_text(known, language),
+    )
+
+
+def welcome_text(kb: KnowledgeBase, language: str) -> str:
+    """Returns the /start welcome, naming the documents the bot answers from."""
+    return phrase("welcome", language, documents=documents_text(kb.known_sources, language))
+
+
+def banner_text(kb: KnowledgeBase, language: str = "nb") -> str:
+    """Returns the console chat's opening lines, naming the documents it answers from."""
+    return phrase("banner", language, documents=documents_text(kb.known_sources, language))
 
 
 def sources_lines(kb: KnowledgeBase, language: str, *, html: bool) -> list[str]:
@@ -135,8 +173,7 @@ def sources_lines(kb: KnowledgeBase, language: str, *, html: bool) -> list[str]:
         return esc(value) if html else value
 
     lines = [text(phrase("sources", language))]
-    for source in kb.sources.values():
-        meta = source.meta
+    for meta in kb.known_sources:
         title = f"<b>{esc(meta.title)}</b>" if html else meta.title
         lines.append(f"\n• {title} ({text(meta.when)})\n{text(meta.description)}")
         if meta.url:
@@ -165,11 +202,11 @@ def compose(kb: KnowledgeBase, result: MatchResult) -> Reply:
     """Builds the reply for a match result."""
     if result.outcome in (ANSWERED, RELATED) and result.best is not None:
         entry = kb.by_id[result.best.entry_id]
-        return Reply(result, entry=entry, source=kb.source_of(entry))
+        return Reply(result, entry=entry, source=kb.source_of(entry), known=kb.known_sources)
     if result.outcome == AMBIGUOUS:
         alts = tuple((c, kb.by_id[c.entry_id]) for c in result.alternatives)
-        return Reply(result, alternatives=alts)
-    return Reply(result)
+        return Reply(result, alternatives=alts, known=kb.known_sources)
+    return Reply(result, known=kb.known_sources)
 
 
 def answer_entry(kb: KnowledgeBase, entry_id: str, *, language: str = "nb") -> Reply | None:
@@ -183,7 +220,7 @@ def answer_entry(kb: KnowledgeBase, entry_id: str, *, language: str = "nb") -> R
         best=Candidate(entry.id, 100.0, entry.label),
         language=language,
     )
-    return Reply(result, entry=entry, source=kb.source_of(entry))
+    return Reply(result, entry=entry, source=kb.source_of(entry), known=kb.known_sources)
 
 
 __all__ = [
@@ -194,9 +231,12 @@ __all__ = [
     "SMALLTALK",
     "Reply",
     "answer_entry",
+    "banner_text",
     "compose",
+    "documents_text",
     "esc",
     "examples_text",
     "smalltalk_text",
     "sources_lines",
+    "welcome_text",
 ]

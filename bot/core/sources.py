@@ -1,9 +1,11 @@
 """Source documents: the clean text the knowledge base quotes, and the parser for raw seeds.
 
 A clean source file (``knowledge/sources/*.md``) has YAML front matter with the
-document's metadata, then the text: ``#`` and ``##`` headings, and paragraphs
-separated by blank lines. Answers in the knowledge base must be found verbatim
-(whitespace aside) inside one section of one of these files.
+document's metadata, then the text: ``#``, ``##`` and ``###`` headings, paragraphs
+separated by blank lines, and list items (a line starting with ``•``, ``-``, ``*``,
+``1.`` or ``a)``), each a paragraph of its own with its marker kept. Answers in the
+knowledge base must be found verbatim (whitespace aside) inside one section of one of
+these files.
 """
 
 from __future__ import annotations
@@ -31,6 +33,13 @@ DEFAULT_SKIP_PATTERNS = (
 _TRAILING_LINK = re.compile(r"\s+Les mer$")
 _PAGE_NUMBER = re.compile(r"\d{1,3}")
 _SENTENCE_END = tuple('.!?»”":;')
+# A list item's marker: a bullet, or a number or letter with "." or ")".
+LIST_MARKER = re.compile(r"^(?:[•▪◦●*-]|\d{1,3}[.)]|[a-z]\))\s+(?=\S)")
+# A numbered heading ("1. Innledning", "2.3 Skole"): its number tells its level.
+_NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,2})\.?\s+(?=\S)")
+# What raw text and documents mark a bullet with; the clean source writes "•".
+_RAW_BULLET = re.compile(r"^[•·▪◦●■□➢➤►‣⁃*\uf0b7\uf0a7-]\s*(?=\w)")
+BULLET = "• "
 
 
 def squash(text: str) -> str:
@@ -53,6 +62,10 @@ class SourceMeta(BaseModel):
     description: str
     date: str = Field(description="When the document was agreed or captured, as it can be known")
     period: str | None = None
+    short_title: str | None = Field(
+        default=None, description="How the bot names the document in its own sentences"
+    )
+    short_title_en: str | None = None
     url: str | None = None
     origin: str | None = None
     notes: list[str] = Field(default_factory=list)
@@ -63,6 +76,12 @@ class SourceMeta(BaseModel):
         if self.period and self.date:
             return f"{self.period}, {self.date}"
         return self.period or self.date
+
+    def short(self, language: str) -> str:
+        """Returns the short title the bot names the document by, in a language if given."""
+        if language == "en" and self.short_title_en:
+            return self.short_title_en
+        return self.short_title or self.title
 
 
 @dataclass(frozen=True)
@@ -191,6 +210,8 @@ def parse_clean(path: Path) -> SourceDocument:
         elif not stripped:
             flush()
         else:
+            if block and LIST_MARKER.match(stripped):
+                flush()  # each list item is a paragraph of its own
             if not block:
                 block_line = number
             block.append(stripped)
@@ -227,12 +248,28 @@ class RawDocument:
 
     title: str | None
     sections: list[tuple[tuple[str, ...], list[str]]]
+    subtitle: str | None = None
+
+
+def heading_depth(text: str) -> int | None:
+    """Returns the level a heading's number gives it ("2.3 Skole" is 2), or None."""
+    m = _NUMBERED_HEADING.match(text)
+    return m.group(1).count(".") + 1 if m else None
+
+
+def bullet_item(line: str) -> str | None:
+    """Returns a line that starts with a bullet as a list item ("• text"), else None."""
+    m = _RAW_BULLET.match(line)
+    return BULLET + line[m.end() :].strip() if m else None
 
 
 def _looks_like_heading(line: str) -> bool:
     words = line.split()
     if not words or len(words) > 8 or not (line[0].isupper() or line[0].isdigit()):
         return False
+    numbered = _NUMBERED_HEADING.match(line)
+    if numbered and not line[numbered.end()].isupper():
+        return False  # "1. bygge flere sykkelveier" is a numbered list item
     if line.endswith("!"):
         return len(words) <= 5
     return not line.endswith((*_SENTENCE_END, ","))
@@ -249,8 +286,10 @@ def parse_raw(
     Tabs separate words, lines are wrapped as on the page, a lone number is a page
     number, and a line starting with a space opens a new page: a new paragraph unless
     the previous line stopped mid-sentence. A heading followed directly by another
-    makes the second a sub-heading; ``subheadings`` names further ones the text cannot
-    reveal.
+    makes the second a sub-heading, unless it is numbered ("1. Innledning"): then its
+    number gives its level. A heading right after the title that heads nothing is the
+    subtitle. ``subheadings`` names further sub-headings the text cannot reveal. A line
+    starting with a bullet is a list item of its own (written with "•").
     """
     skip = [re.compile(p) for p in skip_patterns]
     nested = {squash(s) for s in subheadings}
@@ -278,7 +317,15 @@ def parse_raw(
         if new_page:
             flush()
         line = _TRAILING_LINK.sub("", line)
-        if not current and _looks_like_heading(line):
+        item = bullet_item(line)
+        if item is not None:
+            flush()
+            current.append(item)
+            continue
+        # A heading starts a block; a numbered one, or one after a list item, ends one.
+        starts = not current or heading_depth(line) is not None or current[0].startswith(BULLET)
+        if starts and _looks_like_heading(line):
+            flush()
             blocks.append(("heading", line))
             continue
         current.append(line)
@@ -296,20 +343,31 @@ def parse_raw(
                 sections.append((path, []))
                 previous_kind = "title"  # a heading right after the title is not nested
                 continue
-            if (previous_kind == "heading" and path) or (value in nested and path):
+            depth = heading_depth(value)
+            if depth is not None:
+                path = (path[0], value) if depth > 1 and path else (value,)
+            elif (previous_kind == "heading" and path) or (value in nested and path):
                 path = (path[0], value)
-                sections.append((path, []))
             else:
                 path = (value,)
-                sections.append((path, []))
+            sections.append((path, []))
         else:
             if not sections:
                 path = (INTRO_SECTION,)
                 sections.append((path, []))
             sections[-1][1].append(value)
         previous_kind = kind
-    sections = [(p, paras) for p, paras in sections if paras or _has_children(p, sections)]
-    return RawDocument(title=title, sections=sections)
+    kept = [(p, paras) for p, paras in sections if paras or _has_children(p, sections)]
+    subtitle = None
+    if (
+        title is not None
+        and len(sections) > 1
+        and sections[1] not in kept
+        and not sections[0][1]
+        and len(sections[1][0]) == 1
+    ):
+        subtitle = sections[1][0][0]  # headed nothing, right after the title
+    return RawDocument(title=title, sections=kept, subtitle=subtitle)
 
 
 def _has_children(path: tuple[str, ...], sections: list[tuple[tuple[str, ...], list[str]]]) -> bool:
@@ -324,7 +382,10 @@ def render_clean(doc: RawDocument, meta: SourceMeta) -> str:
     for path, paragraphs in doc.sections:
         out.append(f"{'#' * len(path)} {path[-1]}")
         out.append("")
-        for para in paragraphs:
+        for i, para in enumerate(paragraphs):
             out.append(para)
-            out.append("")
+            # The items of one list stand on consecutive lines.
+            next_item = i + 1 < len(paragraphs) and LIST_MARKER.match(paragraphs[i + 1])
+            if not (LIST_MARKER.match(para) and next_item):
+                out.append("")
     return "\n".join(out).rstrip() + "\n"

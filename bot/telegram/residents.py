@@ -14,7 +14,7 @@ from telegram import Message, Update, User
 from telegram.constants import ChatType, ParseMode
 
 from bot.core.messages import EXAMPLE_QUESTIONS, phrase
-from bot.core.replies import AMBIGUOUS, smalltalk_text, sources_lines
+from bot.core.replies import AMBIGUOUS, smalltalk_text, sources_lines, welcome_text
 from bot.core.understand import MAX_MESSAGE_CHARS as MAX_QUESTION_CHARS
 from bot.telegram.render import (
     channel_of,
@@ -134,9 +134,10 @@ async def on_start(update: Update, context: Context) -> None:
     if message is None:
         return
     lang = user_language(update.effective_user)
-    state_of(context).answerer.forget(conversation_key(message, update.effective_user))
+    answerer = state_of(context).answerer
+    answerer.forget(conversation_key(message, update.effective_user))
     await message.reply_text(
-        phrase("welcome", lang), reply_markup=examples_keyboard(), do_quote=False
+        welcome_text(answerer.kb, lang), reply_markup=examples_keyboard(), do_quote=False
     )
 
 
@@ -147,7 +148,8 @@ async def on_help(update: Update, context: Context) -> None:
         return
     lang = user_language(update.effective_user)
     commands = phrase("commands", lang, bot=bot_username(context))
-    body = smalltalk_text("help", lang) + "\n\n" + commands
+    known = state_of(context).answerer.kb.known_sources
+    body = smalltalk_text("help", lang, known) + "\n\n" + commands
     await message.reply_text(body, reply_markup=examples_keyboard(), do_quote=False)
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
 
-from bot.core.facts import asked_kinds, holds, kind_of
+from bot.core.facts import NAMED, asked_kinds, holds, kind_of, names_in
 from bot.core.knowledge import KnowledgeBase, phrasing_key
 from bot.core.matcher.index import build_index
 from bot.core.matcher.model import (
@@ -41,7 +41,9 @@ from bot.core.text import (
     cut,
     detect_language,
     smalltalk_kind,
+    stem,
     surface,
+    words,
 )
 
 if TYPE_CHECKING:
@@ -75,6 +77,7 @@ class Matcher:
         with _collector_held():
             self._index = build_index(kb.entries, kb.synonyms, self.settings)
         self._scorer = Scorer(self._index, self.settings)
+        self._words_of: dict[str, frozenset[str]] = {}
         self._wording: WordingModel | None = None  # built on first need (see wording)
         self._position = {entry.id: i for i, entry in enumerate(self._index.entries)}
         # Each phrasing and title, as its folded words, to the entry it belongs to.
@@ -236,6 +239,13 @@ class Matcher:
             return "person" if OFFICE_CUE in tokens else None
         weights = self._index.weights[self._position[entry_id]]
         passage = self.kb.by_id[entry_id].answer
+        # "Har Lørenskog også …?": the passage says nothing about a name it never uses.
+        # Norwegian only: English capitalises languages, holidays and much else.
+        if detect_language(question) == "nb":
+            held = self._entry_words(entry_id)
+            for name in names_in(question):
+                if not all(stem(word) in held for word in words(name)):
+                    return f"{NAMED}{name}"
         for kind in asked_kinds(question, tokens):
             cue = next((t for t in tokens if t.startswith("!") and kind_of(t) == kind), None)
             if cue is not None:
@@ -246,6 +256,16 @@ class Matcher:
             elif not holds(passage, kind):
                 return kind
         return None
+
+    def _entry_words(self, entry_id: str) -> frozenset[str]:
+        """Returns the stems of the words an entry uses anywhere (passage, phrasings …)."""
+        found = self._words_of.get(entry_id)
+        if found is None:
+            entry = self.kb.by_id[entry_id]
+            text = " ".join((entry.answer, *entry.questions, *entry.keywords, entry.section))
+            found = frozenset(stem(w) for w in words(f"{text} {entry.title or ''}"))
+            self._words_of[entry_id] = found
+        return found
 
     def covers(self, question: str, entry_id: str) -> float | None:
         """Returns the share of a question's topic words that the entry's own words hold.

@@ -4,6 +4,7 @@ section, compounds split into their parts, staff synonyms folded in, IDF weights
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,8 @@ from dataclasses import dataclass, field
 from bot.core.knowledge import Entry
 from bot.core.matcher.model import Settings
 from bot.core.text import OFFICE_CUE, content_stems, stem, surface, words
+
+_SENTENCE = re.compile(r"(?<=[.!?:])\s+")
 
 
 @dataclass
@@ -56,9 +59,16 @@ def build_index(
                 synonym_map[v].update(t for t in targets if t != v)
 
     raw_fields: list[list[tuple[list[str], float]]] = []
+    fitted: list[tuple[str, ...]] = []  # per entry: the texts a question is fitted against
     for entry in entries:
+        # An entry with few phrasings (a draft just published) is fitted against its
+        # passage's sentences too, as against keywords, so the passage's words find it.
+        few = len(entry.questions) < s.few_phrasings
+        sentences = tuple(_SENTENCE.split(entry.answer)) if few else ()
+        fitted.append((*entry.questions, *entry.keywords, *sentences))
         fields_ = [(asked(q), s.phrasing_weight) for q in entry.questions]
         fields_ += [(asked(k), s.keyword_weight) for k in entry.keywords]
+        fields_ += [(asked(x), s.answer_weight) for x in sentences]
         fields_.append((content_stems(entry.answer), s.answer_weight))
         fields_.append((content_stems(entry.section.replace("›", " ")), s.section_weight))
         raw_fields.append(fields_)
@@ -80,7 +90,7 @@ def build_index(
 
     weights: list[dict[str, float]] = []
     phrasings: list[list[Phrasing]] = []
-    for entry, fields_ in zip(entries, raw_fields, strict=True):
+    for entry, fields_, texts in zip(entries, raw_fields, fitted, strict=True):
         w: dict[str, float] = {}
         for toks, weight in fields_:
             for t in toks:
@@ -98,9 +108,7 @@ def build_index(
                 )
                 # Keywords join the phrasings for the fit score (scaled down), so a
                 # resident's single everyday word ("skatt") can carry a question.
-                for i, (q, (toks, _)) in enumerate(
-                    zip((*entry.questions, *entry.keywords), fields_, strict=False)
-                )
+                for i, (q, (toks, _)) in enumerate(zip(texts, fields_, strict=False))
             ]
         )
 

@@ -32,6 +32,8 @@ class Settings:
     phrasing_weight: float = 1.0
     keyword_weight: float = 0.9
     keyword_fit: float = 0.85
+    # Entries with fewer phrasings are fitted against their passage's sentences too.
+    few_phrasings: int = 3
     answer_weight: float = 0.75
     section_weight: float = 0.5
     compound_part: float = 0.8
