@@ -26,6 +26,7 @@ from rapidfuzz import fuzz, process, utils
 from bot.core.dialogue import respond
 from bot.core.knowledge import Entry, KnowledgeBase, load_knowledge
 from bot.core.matcher import Matcher
+from bot.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 DEV_SET = REPO / "tests" / "data" / "dev_questions.yaml"
@@ -63,7 +64,18 @@ def _questions(kb: KnowledgeBase) -> list[str]:
     return [q.lower().replace("ø", "o") for q in rng.sample(phrasings, min(200, len(phrasings)))]
 
 
-def synthetic_base(kb: KnowledgeBase, size: int, *, seed: int = 1) -> KnowledgeBase:
+def _letters(number: int) -> str:
+    """Returns a number spelled in letters a–z ("", "b", "c" … "ba" …)."""
+    out = ""
+    while number:
+        number, digit = divmod(number, 26)
+        out = "abcdefghijklmnopqrstuvwxyz"[digit] + out
+    return out
+
+
+def synthetic_base(
+    kb: KnowledgeBase, size: int, *, seed: int = 1, phrasings: int = 12
+) -> KnowledgeBase:
     """Returns a knowledge base of ``size`` entries built from the real one's words.
 
     Each synthetic entry recombines real phrasings with invented place and topic
@@ -74,9 +86,15 @@ def synthetic_base(kb: KnowledgeBase, size: int, *, seed: int = 1) -> KnowledgeB
     entries: list[Entry] = []
     for i in range(size):
         base = kb.entries[i % len(kb.entries)]
-        place = "".join(rng.sample(syllables, 2))
+        # Each place is unique (a suffix spelled from the entry's number), as real ones are.
+        place = "".join(rng.sample(syllables, 2)) + _letters(i)
         topic = "".join(rng.sample(syllables, 2)) + rng.choice(["tilbud", "plan", "senter"])
-        questions = tuple(f"{q.rstrip('?')} i {place} {topic}?" for q in base.questions[:6])
+        # As many phrasings as the issue's target bases (12), from the real entry's own.
+        own = [base.questions[k % len(base.questions)] for k in range(phrasings)]
+        questions = tuple(
+            f"{q.rstrip('?')} i {place} {topic}{'' if k < len(base.questions) else k}?"
+            for k, q in enumerate(own)
+        )
         entries.append(
             replace(base, id=f"{base.id}-{i}", questions=questions, keywords=(place, topic))
         )
@@ -157,7 +175,9 @@ def _startup(knowledge_dir: Path, *, runs: int) -> dict:
     }
 
 
-def run_bench(*, knowledge_dir: Path, quick: bool = False, telegram: bool = True) -> int:
+def run_bench(
+    *, knowledge_dir: Path, quick: bool = False, telegram: bool = True, full: bool = False
+) -> int:
     """Runs every benchmark and prints a report (and JSON with BENCH_JSON=1)."""
     rounds = 1 if quick else 3
     kb = load_knowledge(knowledge_dir)
@@ -172,6 +192,8 @@ def run_bench(*, knowledge_dir: Path, quick: bool = False, telegram: bool = True
     )
     sizes = [("shipped", kb), ("1,000", synthetic_base(kb, 1_000))]
     sizes.append(("10,000", synthetic_base(kb, 2_000 if quick else 10_000)))
+    if full:
+        sizes.append(("50,000", synthetic_base(kb, 50_000)))
     print(
         f"\n{'base':<9}{'entries':>8}{'build ms':>10}{'index MB':>10}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'plain p50':>11}{'plain p99':>11}{'cost ×':>8}"
@@ -191,6 +213,10 @@ def run_bench(*, knowledge_dir: Path, quick: bool = False, telegram: bool = True
             f"{r['baseline_p99_ms']:>11}{r['cost_vs_baseline']:>8}",
             flush=True,
         )
+    report["from_files"] = _startup_from_files(
+        kb, sizes=(1_000,) if quick else ((10_000, 50_000) if full else (10_000,))
+    )
+    report["log"] = _log_queries(rows=100_000 if quick else 1_000_000)
     if telegram:
         report["telegram"] = _telegram_throughput(kb.directory, quick=quick)
     if os.environ.get("BENCH_JSON"):
@@ -210,7 +236,9 @@ def _telegram_throughput(knowledge_dir: Path, *, quick: bool) -> dict | None:
     # Telegram allows about 30 messages a second across all chats, so that limit, not
     # the bot, bounds a burst; the run without it shows what the pipeline itself does.
     result = {}
-    for label, limit in (("flood limit 30/s", 30.0), ("no overall limit", 0.0)):
+    # BOT_FLOOD_LIMIT as configured (Telegram's 30/s unless raised), then none.
+    configured = load_settings().bot_flood_limit or 30.0
+    for label, limit in ((f"flood limit {configured:g}/s", configured), ("no overall limit", 0.0)):
         run = asyncio.run(
             telegram_burst(knowledge_dir, questions=questions, users=users, flood_limit=limit)
         )
@@ -236,3 +264,115 @@ def _telegram_throughput(knowledge_dir: Path, *, quick: bool) -> dict | None:
     )
     result["crash"] = crash
     return result
+
+
+def _log_queries(*, rows: int) -> dict:
+    """Times the admin queries on a generated question log of ``rows`` rows."""
+    return asyncio.run(_log_queries_async(rows))
+
+
+async def _log_queries_async(rows: int) -> dict:
+    import random as _random
+    import sqlite3
+    import tempfile
+    from datetime import timedelta
+
+    from bot.core.events import utcnow
+    from bot.questionlog import Pseudonymizer, QuestionLog
+
+    rng = _random.Random(3)
+    outcomes = ["answered"] * 6 + ["declined"] * 2 + ["ambiguous", "related", "smalltalk"]
+    asked = [
+        "når åpner biblioteket",
+        "hvem er ordfører",
+        "bompenger på rv 159",
+        "når går bussen til oslo",
+        "snømåking i min gate",
+    ]
+    now = utcnow()
+    with tempfile.TemporaryDirectory(prefix="bench-log-") as tmp:
+        path = Path(tmp) / "log.sqlite3"
+        log = QuestionLog(path, pseudonymizer=Pseudonymizer.from_secret(b"b" * 32))
+        await log.open()
+        await log.close()
+        started = time.perf_counter()
+        with sqlite3.connect(path) as conn:
+            conn.executemany(
+                "INSERT INTO questions (ref, asked_at, channel, user_key, question, outcome, "
+                "entry_id, score, latency_ms) VALUES (?, ?, 'private', ?, ?, ?, NULL, 50, 1)",
+                (
+                    (
+                        f"r{i}",
+                        (now - timedelta(seconds=rng.randrange(365 * 86_400))).isoformat(),
+                        f"u{rng.randrange(rows // 20 + 1)}",
+                        f"{rng.choice(asked)} {rng.randrange(2_000)}",
+                        rng.choice(outcomes),
+                    )
+                    for i in range(rows)
+                ),
+            )
+        conn.close()
+        generated = time.perf_counter() - started
+        log = QuestionLog(path, pseudonymizer=Pseudonymizer.from_secret(b"b" * 32))
+        await log.open()
+        try:
+            timings = {}
+            for label, query in (
+                ("stats (all time)", lambda: log.stats()),
+                ("stats (30 days)", lambda: log.stats(days=30)),
+                ("unanswered (7 days)", lambda: log.unanswered(days=7)),
+                ("unanswered (30 days)", lambda: log.unanswered(days=30)),
+            ):
+                start = time.perf_counter()
+                await query()
+                timings[label] = round((time.perf_counter() - start) * 1000.0, 1)
+        finally:
+            await log.close()
+    print(f"\nquestion log of {rows:,} rows (generated in {generated:.1f} s):", flush=True)
+    for label, ms in timings.items():
+        print(f"  {label:<22}{ms:>10} ms", flush=True)
+    return {"rows": rows, "ms": timings}
+
+
+def write_base(kb: KnowledgeBase, directory: Path, *, per_file: int = 500) -> None:
+    """Writes a (generated) knowledge base as YAML files, with the real sources beside it."""
+    import shutil
+
+    import yaml
+
+    shutil.copytree(kb.directory / "sources", directory / "sources")
+    for synonyms in kb.directory.glob("synonyms*.yaml"):
+        shutil.copy(synonyms, directory / synonyms.name)
+    for k in range(0, len(kb.entries), per_file):
+        chunk = kb.entries[k : k + per_file]
+        entries = [
+            {
+                "id": e.id,
+                "answer": e.answer,
+                "source": e.source,
+                "section": e.section,
+                "questions": list(e.questions),
+                "keywords": list(e.keywords),
+            }
+            for e in chunk
+        ]
+        text = yaml.safe_dump({"entries": entries}, allow_unicode=True, width=100)
+        (directory / f"generated-{k // per_file:04d}.yaml").write_text(text, encoding="utf-8")
+
+
+def _startup_from_files(kb: KnowledgeBase, *, sizes: Sequence[int]) -> dict:
+    """Times `ask` end to end on generated bases read from YAML files (12 phrasings each)."""
+    import tempfile
+
+    out: dict[str, dict[str, float]] = {}
+    print("\n`ask` start-up on generated bases read from YAML files (12 phrasings each):")
+    for size in sizes:
+        with tempfile.TemporaryDirectory(prefix="bench-files-") as tmp:
+            directory = Path(tmp)
+            write_base(synthetic_base(kb, size), directory)
+            megabytes = sum(p.stat().st_size for p in directory.glob("*.yaml")) / 1e6
+            startup = _startup(directory, runs=1)
+        out[f"{size}"] = {"ask_ms": startup["ask_startup_ms"], "yaml_mb": round(megabytes, 1)}
+        took = startup["ask_startup_ms"]
+        print(f"  {size:>7,} entries ({megabytes:.0f} MB of YAML): {took:.0f} ms", flush=True)
+    return out
