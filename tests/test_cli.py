@@ -460,7 +460,7 @@ def test_teach_adds_the_phrasing_and_ask_then_answers(run_cli, question_log: dic
         "--knowledge", str(knowledge), "teach", asked["ref"], entry, env=question_log["env"]
     )
     assert again.returncode != 0
-    assert "already a phrasing" in _one_error_line(again.stderr)
+    assert f"er allerede et spørsmål i oppføringen {entry}" in _one_error_line(again.stderr)
     assert target.read_text(encoding="utf-8") == after
 
 
@@ -468,7 +468,7 @@ def test_teach_adds_the_phrasing_and_ask_then_answers(run_cli, question_log: dic
     ("ref", "entry", "message"),
     [
         ("nosuchref", "legevakt-sorumsand", "no logged question with ref 'nosuchref'"),
-        (None, "no-such-entry", "no entry with id 'no-such-entry'"),
+        (None, "no-such-entry", "det finnes ingen oppføring med id-en no-such-entry"),
     ],
 )
 def test_teach_with_unknown_ref_or_entry_is_one_error_line(

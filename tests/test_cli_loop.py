@@ -239,8 +239,8 @@ def library_log(run_cli, knowledge_copy: Path, tmp_path: Path) -> dict:
 @pytest.mark.parametrize(
     ("which", "entry", "reason"),
     [
-        (0, "bibliotektilbud", "asks when, and the passage of entry 'bibliotektilbud'"),
-        (1, "eiendomsskatt-2-promille", "still holds the redaction label [telefon]"),
+        (0, "bibliotektilbud", "spør om når, men avsnittet i oppføringen bibliotektilbud sier"),
+        (1, "eiendomsskatt-2-promille", "inneholder fortsatt plassholderen [telefon]"),
     ],
     ids=["library-on-saturday", "redaction-label"],
 )
@@ -254,7 +254,7 @@ def test_teach_refuses_and_force_overrides(
     assert proc.returncode == 1
     line = _one_error_line(proc.stderr)
     assert reason in line
-    assert line.endswith("To teach it anyway: --force")
+    assert line.endswith(". Er du sikker likevel? Legg til --force")
     assert {p.name: p.read_bytes() for p in knowledge.glob("*.yaml")} == before
 
     forced = run_cli("teach", ref, entry, "--force", "--knowledge", str(knowledge), env=env)

@@ -1068,6 +1068,25 @@ def test_a_name_the_passage_never_uses_gets_an_honest_partial_answer(
     assert f"Dokumentene sier ikke noe om {name}." in reply.as_text()
 
 
+def test_which_ones_the_passage_does_not_name_gets_an_honest_partial_answer(
+    shipped_matcher: Matcher,
+):
+    result = shipped_matcher.match("Hvilke skoler får paviljonger?")
+    assert (result.outcome, result.missing) == (RELATED, "name")
+    reply = compose(shipped_matcher.kb, result)
+    assert "Dokumentene sier ikke noe om hvilke det gjelder." in reply.as_text()
+
+
+def test_every_kind_of_missing_fact_has_words_in_both_languages():
+    from bot.core import facts
+    from bot.core.messages import MESSAGES
+
+    kinds = {*facts._INTENT_KIND.values(), *facts._HELD_BY, *text.CUE_KIND.values()}
+    kinds |= {"person", "howto", "now", "detail"}
+    for language in ("nb", "en"):
+        assert {k for k in kinds if f"missing_{k}" not in MESSAGES[language]} == set()
+
+
 @pytest.mark.parametrize(
     "question",
     [

@@ -136,25 +136,28 @@ def test_add_phrasing_to_a_flow_list_keeps_the_file_valid(tiny_knowledge: Path):
         pytest.param(
             "helsehus",
             "blir det gratis skolemat",
-            "already a phrasing of entry 'skolemat'",
+            "«blir det gratis skolemat» er allerede et spørsmål i oppføringen skolemat",
             id="duplicate-of-another-entry",
         ),
         pytest.param(
             "helsehus",
             "Blir det bygget et HELSEHUS",
-            "already a phrasing of entry 'helsehus'",
+            "«Blir det bygget et HELSEHUS» er allerede et spørsmål i oppføringen helsehus",
             id="duplicate-of-its-own",
         ),
         pytest.param(
-            "no-such-entry", "Hva skjer?", "no entry with id 'no-such-entry'", id="unknown"
+            "no-such-entry",
+            "Hva skjer?",
+            "det finnes ingen oppføring med id-en no-such-entry",
+            id="unknown",
         ),
-        pytest.param("helsehus", "", "empty", id="empty"),
-        pytest.param("helsehus", " \t\n ", "empty", id="blank"),
-        pytest.param("helsehus", "Hvorfor? " * 40, "longer than 300", id="too-long"),
+        pytest.param("helsehus", "", "spørsmålet er tomt", id="empty"),
+        pytest.param("helsehus", " \t\n ", "spørsmålet er tomt", id="blank"),
+        pytest.param("helsehus", "Hvorfor? " * 40, "lengre enn 300 tegn", id="too-long"),
         pytest.param(
             "helsehus",
             "Blir legevakten på Nordby beholdt i perioden?",
-            "would match another entry better",
+            "passer bedre til en annen oppføring enn helsehus",
             id="matches-another-entry-better",
         ),
     ],
@@ -201,32 +204,45 @@ REFUSED = [
     pytest.param(
         "helsehus",
         "Når åpner helsehuset?",
-        "asks when, and the passage of entry 'helsehus' does not say",
+        "spør om når, men avsnittet i oppføringen helsehus sier ikke noe om det",
         id="asks-for-a-time-the-passage-lacks",
     ),
     pytest.param(
         "legevakt-nordby",
         "Hva er telefonnummeret til legevakten i Nordby?",
-        "asks phone numbers, addresses or e-mail",
+        "spør om telefonnummer, adresser eller e-post, men avsnittet i oppføringen legevakt-nordby",
         id="asks-for-a-phone-number",
     ),
     pytest.param(
         "helsehus",
         "ring meg på [telefon] om helsehuset",
-        "still holds the redaction label [telefon]",
+        "inneholder fortsatt plassholderen [telefon]",
         id="redaction-label",
     ),
     pytest.param(
         "helsehus",
         "send svar til [e-post] om det nye helsehuset",
-        "still holds the redaction label [e-post]",
+        "inneholder fortsatt plassholderen [e-post]",
         id="e-mail-label",
     ),
     pytest.param(
         "helsehus",
         "Blir legevakten på Nordby beholdt i perioden?",
-        "already answers it with entry 'legevakt-nordby'",
+        "boten svarer allerede på det med oppføringen legevakt-nordby",
         id="another-entry-answers-it",
+    ),
+    pytest.param(
+        "helsehus",
+        "Får Lørenskog også et nytt helsehus?",
+        "«Får Lørenskog også et nytt helsehus?» spør om Lørenskog, men avsnittet i "
+        "oppføringen helsehus sier ikke noe om det",
+        id="a-name-the-passage-never-uses",
+    ),
+    pytest.param(
+        "skolemat",
+        "Hvilke skoler får gratis skolemat?",
+        "spør om hvilke det gjelder, men avsnittet i oppføringen skolemat",
+        id="which-ones-the-passage-does-not-name",
     ),
 ]
 
@@ -270,8 +286,8 @@ def shipped_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize(
     ("entry_id", "phrasing", "missing"),
     [
-        ("bibliotektilbud", "når åpner biblioteket på lørdag", "when"),
-        ("legevakt-sorumsand", "legevakt sørumsand åpningstider", "opening hours"),
+        ("bibliotektilbud", "når åpner biblioteket på lørdag", "når"),
+        ("legevakt-sorumsand", "legevakt sørumsand åpningstider", "åpningstider"),
     ],
     ids=["library-on-saturday", "legevakt-opening-hours"],
 )
@@ -284,6 +300,7 @@ def test_teaching_a_right_decline_away_is_refused_on_the_shipped_base(
     result = matcher.match(phrasing)
     assert (result.outcome, result.best.entry_id) == (RELATED, entry_id)
     assert matcher.lacks(phrasing, entry_id) == result.missing
-    with pytest.raises(TeachError, match=f"asks {missing}, and the passage of entry '{entry_id}'"):
+    reason = f"spør om {missing}, men avsnittet i oppføringen {entry_id} sier ikke noe om det"
+    with pytest.raises(TeachError, match=reason):
         add_phrasing(shipped_copy, entry_id, phrasing)
     assert _snapshot(shipped_copy) == before

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bot.authoring.checks import phrasing_problems
 from bot.core.errors import BotError, KnowledgeError
+from bot.core.facts import NAMED
 from bot.core.knowledge import KnowledgeBase, load_knowledge, phrasing_key
 from bot.core.matcher import Matcher
 from bot.core.messages import phrase
@@ -30,36 +31,38 @@ from bot.questionlog.privacy import redaction_in
 
 
 class TeachError(BotError):
-    """Raised when a phrasing cannot be taught; the message says why and what to do."""
+    """Raised when a phrasing cannot be taught; the message (Norwegian) says why and what to do."""
 
     def __init__(self, message: str, *, overridable: bool = False) -> None:
         super().__init__(message)
         self.overridable = overridable  # an admin may teach it anyway (force)
 
 
+def _nb(key: str, **values: str) -> str:
+    """Returns one of teaching's Norwegian sentences, filled in."""
+    return phrase(key, "nb", **values)
+
+
+def _missing_text(missing: str) -> str:
+    """Returns what a question asks for that a passage lacks, in words ("når", a name)."""
+    if missing.startswith(NAMED):
+        return missing.removeprefix(NAMED)
+    return _nb("teach_missing_detail" if missing == "detail" else f"missing_{missing}")
+
+
 def refusal(kb: KnowledgeBase, matcher: Matcher, entry_id: str, phrasing: str) -> str | None:
     """Returns why teaching a phrasing to an entry would make a wrong answer, or None."""
     label = redaction_in(phrasing)
     if label is not None:
-        return (
-            f"'{phrasing}' still holds the redaction label {label}: it is a resident's "
-            "message, not a question other residents ask; teach a rewording without it"
-        )
+        return _nb("teach_redacted", phrasing=phrasing, label=label)
     current = matcher.match(phrasing)
     if current.answered and current.best is not None and current.best.entry_id != entry_id:
-        return (
-            f"'{phrasing}' would match another entry better than '{entry_id}': the bot "
-            f"already answers it with entry '{current.best.entry_id}'. Teach it there, or "
-            "reword that entry's phrasings if its answer is wrong"
-        )
+        other = current.best.entry_id
+        return _nb("teach_answered_elsewhere", phrasing=phrasing, entry=entry_id, other=other)
     missing = matcher.lacks(phrasing, entry_id)
     if missing is not None:
-        what = phrase(f"missing_{missing}", "en")
-        return (
-            f"'{phrasing}' asks {what}, and the passage of entry '{entry_id}' does not "
-            "say; taught, the bot would answer as if it did. A decline or partial answer "
-            "is right here"
-        )
+        what = _missing_text(missing)
+        return _nb("teach_lacks", phrasing=phrasing, what=what, entry=entry_id)
     return None
 
 
@@ -67,17 +70,17 @@ def add_phrasing(directory: Path, entry_id: str, phrasing: str, *, force: bool =
     """Adds a phrasing to an entry's YAML file after checking it (force: despite a refusal)."""
     phrasing = squash(phrasing)
     if not phrasing:
-        raise TeachError("the phrasing is empty")
+        raise TeachError(_nb("teach_empty"))
     if len(phrasing) > 300:
-        raise TeachError("the phrasing is longer than 300 characters; shorten it")
+        raise TeachError(_nb("teach_too_long"))
     kb = load_knowledge(directory)
     entry = kb.by_id.get(entry_id)
     if entry is None:
-        raise TeachError(f"no entry with id '{entry_id}'; see `python -m bot entries` for ids")
+        raise TeachError(_nb("teach_unknown_entry", entry=entry_id))
     key = phrasing_key(phrasing)
     for other in kb.entries:
         if any(phrasing_key(q) == key for q in other.questions):
-            raise TeachError(f"'{phrasing}' is already a phrasing of entry '{other.id}'")
+            raise TeachError(_nb("teach_duplicate", phrasing=phrasing, entry=other.id))
 
     # The check after adding would always pass (a phrasing finds its own entry), so
     # ask first whether the question as it stands is answered elsewhere or not at all.
@@ -92,17 +95,15 @@ def add_phrasing(directory: Path, entry_id: str, phrasing: str, *, force: bool =
         try:
             trial = load_knowledge(copy)
         except KnowledgeError as exc:
-            raise TeachError(f"the change would break the knowledge base: {exc}") from exc
+            raise TeachError(_nb("teach_breaks", error=str(exc))) from exc
         problems = [
             p
             for p in phrasing_problems(trial, Matcher(trial), only=[entry_id])
             if phrasing in p.message
         ]
         if problems:
-            raise TeachError(
-                f"'{phrasing}' would match another entry better than '{entry_id}': "
-                f"{problems[0].message}. Teach it to that entry, or reword it"
-            )
+            problem = problems[0].message.rstrip(".")
+            raise TeachError(_nb("teach_taken", phrasing=phrasing, entry=entry_id, problem=problem))
     tmp = entry.file.with_name(f".{entry.file.name}.tmp")
     tmp.write_text(new_text, encoding="utf-8")
     os.replace(tmp, entry.file)
@@ -122,7 +123,7 @@ def _with_phrasing(text: str, entry_id: str, phrasing: str) -> str:
         None,
     )
     if item is None:  # pragma: no cover - load_knowledge found the entry in this file
-        raise TeachError(f"entry '{entry_id}' not found in its file")
+        raise TeachError(_nb("teach_not_in_file", entry=entry_id))
     questions = item["questions"]
     lines = text.splitlines(keepends=True)
     if questions.fa.flow_style() or not questions:

@@ -158,6 +158,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_teach(args: argparse.Namespace) -> int:
     from bot.authoring.teach import TeachError, add_phrasing
     from bot.cli.common import knowledge_dir
+    from bot.core.messages import phrase
 
     async def work(log: QuestionLog) -> str:
         stored = await log.get(args.question_ref)
@@ -175,7 +176,8 @@ def cmd_teach(args: argparse.Namespace) -> int:
     except TeachError as exc:
         if not exc.overridable:
             raise
-        raise TeachError(f"{exc}. To teach it anyway: --force", overridable=True) from None
+        hint = phrase("teach_force_hint", "nb", reason=str(exc))
+        raise TeachError(hint, overridable=True) from None
     print(f"taught '{question}' to entry '{args.entry_id}' in {path}")
     return EXIT_OK
 

@@ -61,6 +61,7 @@ _REPLIES: dict[str, dict[str, str]] = {
         "missing_weather": "været",
         "missing_howto": "hvordan du går fram",
         "missing_detail": "akkurat det du spør om",
+        "missing_name": "hvilke det gjelder",
     },
     "en": {
         "source": "Source",
@@ -107,6 +108,7 @@ _REPLIES: dict[str, dict[str, str]] = {
         "missing_weather": "the weather",
         "missing_howto": "how to go about it",
         "missing_detail": "exactly what you ask",
+        "missing_name": "which ones",
     },
 }
 
@@ -259,8 +261,114 @@ _HANDOVER: dict[str, dict[str, str]] = {
     },
 }
 
-# The chart and the weekly digest admins get (in Norwegian, like the staff's lines).
+# What admins read in Telegram: the chart, the weekly digest, the review, statistics,
+# teaching and reloading (in Norwegian, like the staff's lines). {problems} and {error}
+# are the knowledge check's and the log's own lines, left as they are.
 _ADMIN: dict[str, str] = {
+    "admin_no_log": "Boten har ingen spørsmålslogg akkurat nå, så det er ingenting å vise.",
+    "admin_log_failed": "Spørsmålsloggen kunne ikke leses: {error}",
+    "admin_no_question": "Fant ikke noe lagret spørsmål med ref {ref}.",
+    "admin_unanswered_usage": "Bruk: /unanswered [dager], for eksempel /unanswered 30",
+    "admin_unanswered_none": "Ingen ubesvarte spørsmål de siste {days} dagene.",
+    "admin_unanswered_title": "<b>Ubesvarte spørsmål, siste {days} dager</b> ({groups} grupper)",
+    "admin_unanswered_users": ", {users} brukere",
+    "admin_unanswered_hint": (
+        "Lær boten et spørsmål med /teach REF OPPFØRING-ID, eller trykk deg fram med /teach. "
+        "Riktig avslått eller håndtert på annen måte: /dismiss REF [declined|handled]."
+    ),
+    # How the review names each kind of failure (the chart's and the digest's words).
+    "admin_outcome_declined": "ikke besvart",
+    "admin_outcome_ambiguous": "«mente du»",
+    "admin_outcome_related": "delvis svar",
+    "admin_outcome_voted_down": "👎",
+    "admin_outcome_answered": "besvart",
+    "admin_stats_usage": (
+        "Bruk: /stats [dager], for eksempel /stats 7. Uten tall: alle lagrede spørsmål."
+    ),
+    "admin_stats_title": "<b>Statistikk, {period}</b>",
+    "admin_stats_days": "siste {days} dager",
+    "admin_stats_all": "alle lagrede spørsmål",
+    "admin_stats_questions": "Spørsmål: {questions} ({users} brukere)",
+    "admin_stats_answered": "Besvart: {count} ({rate})",
+    "admin_stats_declined": "Ikke besvart: {count} ({rate})",
+    "admin_stats_other": (
+        "«Mente du»: {ambiguous} · delvis svar: {related} · småprat: {smalltalk}"
+    ),
+    "admin_stats_votes": "Tilbakemeldinger: 👍 {up} 👎 {down} (andel 👎: {rate} av {votes})",
+    "admin_stats_top": "Oppføringene som oftest ble brukt i svar:",
+    "admin_dismiss_usage": (
+        "Bruk: /dismiss REF [declined|handled] [only]\n"
+        "• declined (standard): riktig avslått, dokumentene har ikke svaret\n"
+        "• handled: tatt hånd om på annen måte\n"
+        "• only: bare dette spørsmålet, ikke de like spørsmålene i samme gruppe\n"
+        "De norske ordene avslått, håndtert og bare virker også."
+    ),
+    "admin_dismissed_declined": (
+        "{count} spørsmål er merket som riktig avslått og er tatt ut av /unanswered."
+    ),
+    "admin_dismissed_handled": (
+        "{count} spørsmål er merket som håndtert og er tatt ut av /unanswered."
+    ),
+    "admin_reloaded": "Lastet inn på nytt: {count} oppføringer.",
+    "admin_reload_failed": (
+        "Kunne ikke laste inn kunnskapsbasen på nytt. Boten svarer fortsatt fra siste "
+        "versjon som virket. Dette må rettes:\n{problems}"
+    ),
+    "admin_knowledge_broken": (
+        "⚠️ Filene i kunnskapsbasen er endret, men kan ikke lastes inn. Boten svarer "
+        "fortsatt fra siste versjon som virket. Rett feilene under og lagre på nytt "
+        "(eller send /reload):\n{problems}"
+    ),
+    "admin_teach_pick_question": "Hvilket spørsmål skal boten lære?",
+    "admin_teach_pick_entry": "Hvilken oppføring svarer på «{question}»?",
+    "admin_teach_no_entry_close": (
+        "Ingen oppføring ligner på «{question}». Bruk /teach REF OPPFØRING-ID."
+    ),
+    "admin_teach_refused": "Ikke lært: {reason}.",
+    "admin_teach_refused_anyway": (
+        "Ikke lært: {reason}.\nEr du sikker på at oppføringen svarer likevel? Trykk "
+        "«Lær likevel», eller send /teach {ref} {entry} likevel"
+    ),
+    "admin_teach_anyway_button": "Lær likevel",
+    "admin_teaching": "Lærer …",
+    "admin_taught": "Lært: «{question}» er lagt til i oppføringen {entry} i {file}.",
+    "admin_taught_reload_failed": (
+        "«{question}» er lagt til i oppføringen {entry} i {file}, men kunnskapsbasen "
+        "kunne ikke lastes inn på nytt:\n{problems}"
+    ),
+    # Why teaching refuses (the CLI's `teach` shows the same reasons). {phrasing} is the
+    # question, {entry} and {other} entry ids, {what} a missing_* phrase or a name.
+    "teach_empty": "spørsmålet er tomt",
+    "teach_too_long": "spørsmålet er lengre enn 300 tegn; gjør det kortere",
+    "teach_unknown_entry": (
+        "det finnes ingen oppføring med id-en {entry} (id-ene står i /unanswered og i "
+        "`python -m bot entries`)"
+    ),
+    "teach_duplicate": "«{phrasing}» er allerede et spørsmål i oppføringen {entry}",
+    "teach_redacted": (
+        "«{phrasing}» inneholder fortsatt plassholderen {label}, der boten har fjernet "
+        "personopplysninger. Det er én innbyggers melding, ikke et spørsmål andre vil "
+        "stille; skriv heller inn spørsmålet uten plassholderen i oppføringen selv"
+    ),
+    "teach_answered_elsewhere": (
+        "«{phrasing}» passer bedre til en annen oppføring enn {entry}: boten svarer "
+        "allerede på det med oppføringen {other}. Lær det til den oppføringen, eller "
+        "endre spørsmålene i {other} hvis svaret derfra er feil"
+    ),
+    "teach_lacks": (
+        "«{phrasing}» spør om {what}, men avsnittet i oppføringen {entry} sier ikke noe om "
+        "det. Lærer boten spørsmålet, svarer den som om avsnittet gjorde det. Her er det "
+        "riktig at boten avslår eller bare svarer delvis"
+    ),
+    # "spør om akkurat det du spør om" says nothing: the staff's word for a cue of its own.
+    "teach_missing_detail": "noe bestemt",
+    "teach_breaks": "endringen ville ødelagt kunnskapsbasen: {error}",
+    "teach_taken": (
+        "«{phrasing}» passer bedre til en annen oppføring enn {entry}: {problem}. Lær det "
+        "til den oppføringen, eller skriv det om"
+    ),
+    "teach_not_in_file": "fant ikke oppføringen {entry} i filen sin",
+    "teach_force_hint": "{reason}. Er du sikker likevel? Legg til --force",
     "chart_title": "Spørsmål per dag, siste {days} dager",
     "chart_answered": "besvart",
     "chart_ambiguous": "«mente du»",

@@ -9,7 +9,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
@@ -80,9 +80,9 @@ class UnansweredGroup:
         """Counts the group's questions by failure, most frequent first."""
         return dict(Counter(q.failure for q in self.questions).most_common())
 
-    def outcome_text(self) -> str:
-        """Returns the counts by failure as "declined 2, mente du 1"."""
-        return ", ".join(f"{FAILURE_LABELS.get(k, k)} {n}" for k, n in self.outcomes.items())
+    def outcome_text(self, labels: Mapping[str, str] = FAILURE_LABELS) -> str:
+        """Returns the counts by failure as "declined 2, mente du 1" (in the labels' words)."""
+        return ", ".join(f"{labels.get(k, k)} {n}" for k, n in self.outcomes.items())
 
     def to_dict(self) -> dict[str, Any]:
         """Returns a JSON-ready dict."""

@@ -1,7 +1,8 @@
 """What admins do in the chat: unanswered questions, statistics, teaching and reloading.
 
 The command handlers are registered with a ``filters.User`` of the admins' ids, so they
-only ever see admins; the teach buttons check the presser themselves.
+only ever see admins; the teach buttons check the presser themselves. Admins are
+municipal staff: what they read is Norwegian, from ``bot.core.messages``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from telegram.constants import ParseMode
 from bot.authoring.review import build_review, group_of
 from bot.authoring.teach import TeachError, add_phrasing
 from bot.core.errors import Problem
+from bot.core.messages import phrase
 from bot.core.replies import esc
 from bot.questionlog import QuestionLog, StoredQuestion, StoreError, UnansweredGroup
 from bot.questionlog.handover import handled_lines
@@ -31,7 +33,27 @@ TEACH_CHOICES = 5
 TEACH_LIST = 8
 TEACH_LOOKBACK_DAYS = 30
 FORCE_WORDS = frozenset({"force", "likevel", "--force"})
-NO_LOG = "No question log."
+# /dismiss's words, English as in the CLI's --reason, or Norwegian.
+DISMISS_REASONS = {
+    "declined": "declined",
+    "avslått": "declined",
+    "avslatt": "declined",
+    "handled": "handled",
+    "håndtert": "handled",
+    "handtert": "handled",
+}
+ONLY_WORDS = frozenset({"only", "bare"})
+FAILURES = ("declined", "ambiguous", "related", "voted_down", "answered")
+
+
+def say(key: str, **values: object) -> str:
+    """Returns one of the admins' Norwegian sentences, filled in."""
+    return phrase(key, "nb", **{k: str(v) for k, v in values.items()})
+
+
+def log_failed(exc: StoreError) -> str:
+    """Returns the reply when the question log fails."""
+    return say("admin_log_failed", error=exc)
 
 
 def int_arg(args: list[str], default: int, *, low: int = 1, high: int = 3650) -> int | None:
@@ -74,39 +96,37 @@ async def on_unanswered(update: Update, context: Context) -> None:
     days = int_arg(context.args or [], 7)
     log = await state.settled_log()
     if days is None or log is None:
-        await message.reply_text("Usage: /unanswered [days]" if log else NO_LOG)
+        await message.reply_text(say("admin_unanswered_usage" if log else "admin_no_log"))
         return
     try:
         groups = await review(state, log, days)
         handled = await state.desk.handled(limit=5) if state.desk is not None else []
     except StoreError as exc:
-        await message.reply_text(f"The question log failed: {exc}")
+        await message.reply_text(log_failed(exc))
         return
     if handled:
         # Questions staff answered by handover: material for new entries.
         await message.reply_text(join_within(handled_lines(handled)))
     if not groups:
-        await message.reply_text(f"No unanswered questions in the last {days} days.")
+        await message.reply_text(say("admin_unanswered_none", days=days))
         return
-    lines = [f"<b>Unanswered questions, last {days} days</b> ({len(groups)} groups)"]
+    lines = [say("admin_unanswered_title", days=days, groups=len(groups))]
+    outcome_labels = {kind: say(f"admin_outcome_{kind}") for kind in FAILURES}
     for group in groups:
         refs = ", ".join(f"<code>{q.ref}</code>" for q in group.questions[-3:])
         more = f" (+{len(group.questions) - 3})" if len(group.questions) > 3 else ""
-        users = f", {group.users} users" if group.users > 1 else ""
+        users = say("admin_unanswered_users", users=group.users) if group.users > 1 else ""
         example = esc(label(group.example, limit=120))
         lines.append(f"{group.count}× «{example}»{users} — {refs}{more}")
         if set(group.outcomes) != {"declined"}:
-            lines.append(f"    {esc(group.outcome_text())}")
+            lines.append(f"    {esc(group.outcome_text(outcome_labels))}")
         if group.suggestions:
             offers = " · ".join(
                 f"<code>{esc(s.entry_id)}</code> «{esc(label(s.label, limit=60))}» ({s.score:.0f})"
                 for s in group.suggestions
             )
             lines.append(f"    → {offers}")
-    lines.append(
-        "Teach one with /teach REF ENTRY_ID, or tap through /teach. "
-        "Correctly declined or handled: /dismiss REF [declined|handled]."
-    )
+    lines.append(say("admin_unanswered_hint"))
     await message.reply_text(join_within(lines), parse_mode=ParseMode.HTML)
 
 
@@ -118,26 +138,36 @@ async def on_stats(update: Update, context: Context) -> None:
     days = int_arg(context.args or [], 0, low=0)
     log = await state.settled_log()
     if days is None or log is None:
-        await message.reply_text("Usage: /stats [days]" if log else NO_LOG)
+        await message.reply_text(say("admin_stats_usage" if log else "admin_no_log"))
         return
     try:
         stats = await log.stats(days=days or None)
     except StoreError as exc:
-        await message.reply_text(f"The question log failed: {exc}")
+        await message.reply_text(log_failed(exc))
         return
-    period = f"last {days} days" if days else "all time"
+    period = say("admin_stats_days", days=days) if days else say("admin_stats_all")
     votes = stats.votes_up + stats.votes_down
     lines = [
-        f"<b>Statistics, {period}</b>",
-        f"Questions: {stats.questions} ({stats.distinct_users} users)",
-        f"Answered: {stats.answered} ({percent(stats.answer_rate)})",
-        f"Declined: {stats.declined} ({percent(stats.decline_rate)})",
-        f"Ambiguous: {stats.ambiguous} · related: {stats.related} · small talk: {stats.smalltalk}",
-        f"Votes: 👍 {stats.votes_up} 👎 {stats.votes_down} "
-        f"(👎 rate {percent(stats.thumbs_down_rate)} of {votes})",
+        say("admin_stats_title", period=period),
+        say("admin_stats_questions", questions=stats.questions, users=stats.distinct_users),
+        say("admin_stats_answered", count=stats.answered, rate=percent(stats.answer_rate)),
+        say("admin_stats_declined", count=stats.declined, rate=percent(stats.decline_rate)),
+        say(
+            "admin_stats_other",
+            ambiguous=stats.ambiguous,
+            related=stats.related,
+            smalltalk=stats.smalltalk,
+        ),
+        say(
+            "admin_stats_votes",
+            up=stats.votes_up,
+            down=stats.votes_down,
+            rate=percent(stats.thumbs_down_rate),
+            votes=votes,
+        ),
     ]
     if stats.top_entries:
-        lines.append("Top entries:")
+        lines.append(say("admin_stats_top"))
         lines += [f"{n:>4}  <code>{esc(entry)}</code>" for entry, n in stats.top_entries]
     await message.reply_text(join_within(lines), parse_mode=ParseMode.HTML)
     # The picture: questions per day over the last 30 days, by outcome, and the answer rate.
@@ -146,37 +176,36 @@ async def on_stats(update: Update, context: Context) -> None:
         await message.reply_photo(photo, caption=chart_caption())
 
 
-DISMISS_USAGE = "Usage: /dismiss REF [declined|handled] [only]"
-
-
 async def on_dismiss(update: Update, context: Context) -> None:
     """Takes a question and those grouped with it out of the review (declined or handled)."""
     message, state = update.effective_message, state_of(context)
     if message is None:
         return
     args = [a.casefold() for a in context.args or []]
-    reason = next((a for a in args[1:] if a in ("declined", "handled")), "declined")
-    only = "only" in args[1:]
-    if not args or not REF_RE.fullmatch(args[0]):
-        await message.reply_text(DISMISS_USAGE)
+    words = args[1:]
+    reason = next((DISMISS_REASONS[a] for a in words if a in DISMISS_REASONS), "declined")
+    only = any(a in ONLY_WORDS for a in words)
+    # An unknown word (a typo of "handled") must not dismiss with the default reason.
+    known = all(a in DISMISS_REASONS or a in ONLY_WORDS for a in words)
+    if not args or not REF_RE.fullmatch(args[0]) or not known:
+        await message.reply_text(say("admin_dismiss_usage"))
         return
     log = await state.settled_log()
     if log is None:
-        await message.reply_text(NO_LOG)
+        await message.reply_text(say("admin_no_log"))
         return
     ref = args[0]
     try:
         if await log.get(ref) is None:
-            await message.reply_text(f"No logged question with ref {ref}.")
+            await message.reply_text(say("admin_no_question", ref=ref))
             return
         group = None if only else group_of(await review(state, log, TEACH_LOOKBACK_DAYS), ref)
         refs = [q.ref for q in group.questions] if group else [ref]
         marked = await log.dismiss(refs, reason)
     except StoreError as exc:
-        await message.reply_text(f"The question log failed: {exc}")
+        await message.reply_text(log_failed(exc))
         return
-    what = "correctly declined" if reason == "declined" else "handled"
-    await message.reply_text(f"Marked {marked} question(s) as {what}; they leave /unanswered.")
+    await message.reply_text(say(f"admin_dismissed_{reason}", count=marked))
 
 
 # --------------------------------------------------------------------------- knowledge
@@ -189,11 +218,9 @@ async def on_reload(update: Update, context: Context) -> None:
         return
     problems = await asyncio.to_thread(state.answerer.reload)
     if problems:
-        reply = "Reload failed; still answering from the last good knowledge:\n" + describe(
-            state, problems
-        )
+        reply = say("admin_reload_failed", problems=describe(state, problems))
     else:
-        reply = f"Reloaded: {len(state.answerer.kb.entries)} entries."
+        reply = say("admin_reloaded", count=len(state.answerer.kb.entries))
     await message.reply_text(reply)
 
 
@@ -216,30 +243,31 @@ async def teach_list(state: BotState) -> dict[str, Any]:
     """Returns a message offering recent unanswered questions as buttons."""
     log = await state.settled_log()
     if log is None:
-        return {"text": NO_LOG}
+        return {"text": say("admin_no_log")}
     try:
         groups = await review(state, log, TEACH_LOOKBACK_DAYS)
     except StoreError as exc:
-        return {"text": f"The question log failed: {exc}"}
+        return {"text": log_failed(exc)}
     rows = []
     for group in groups[:TEACH_LIST]:
         ref = group.questions[-1].ref
         caption = f"{group.count}× {label(group.example, ref, limit=50)}"
         rows.append([InlineKeyboardButton(caption, callback_data=f"t:{ref}")])
     if not rows:
-        return {"text": f"No unanswered questions in the last {TEACH_LOOKBACK_DAYS} days."}
-    return {"text": "Which question should I learn?", "reply_markup": InlineKeyboardMarkup(rows)}
+        return {"text": say("admin_unanswered_none", days=TEACH_LOOKBACK_DAYS)}
+    markup = InlineKeyboardMarkup(rows)
+    return {"text": say("admin_teach_pick_question"), "reply_markup": markup}
 
 
 async def teach_choices(state: BotState, ref: str) -> dict[str, Any]:
     """Returns a message offering the entries closest to a logged question as buttons."""
     stored = await logged_question(state, ref)
     if stored is None:
-        return {"text": f"No logged question with ref {ref}."}
+        return {"text": say("admin_no_question", ref=ref)}
     candidates = state.answerer.matcher.rank(stored.question, limit=TEACH_CHOICES)
     if not candidates:
-        return {"text": f"No entry comes close to «{label(stored.question)}»; use /teach REF ID."}
-    lines = [f"Which entry answers «{label(stored.question, limit=200)}»?"]
+        return {"text": say("admin_teach_no_entry_close", question=label(stored.question))}
+    lines = [say("admin_teach_pick_entry", question=label(stored.question, limit=200))]
     rows = []
     for number, cand in enumerate(candidates, 1):
         lines.append(f"{number}. {cand.entry_id} — «{label(cand.question)}» ({cand.score:.0f})")
@@ -264,7 +292,7 @@ async def teach(state: BotState, ref: str, entry_id: str, *, force: bool = False
     """Adds a logged question as a phrasing of an entry and reloads; returns the outcome."""
     stored = await logged_question(state, ref)
     if stored is None:
-        return {"text": f"No logged question with ref {ref}."}
+        return {"text": say("admin_no_question", ref=ref)}
     async with state.teaching:
         try:
             # The trial load takes seconds on the full knowledge; the loop keeps answering.
@@ -274,22 +302,30 @@ async def teach(state: BotState, ref: str, entry_id: str, *, force: bool = False
                 )
             )
         except TeachError as exc:
-            # A refusal an admin may override comes with a "Teach anyway" button.
+            # A refusal an admin may override comes with a "Lær likevel" (teach anyway) button.
+            reason = str(exc).rstrip(".")
             if not exc.overridable:
-                return {"text": f"Not taught: {exc}"}
+                return {"text": say("admin_teach_refused", reason=reason)}
             data = state.keys.fit(f"tf:{ref}:{entry_id}")
-            anyway = InlineKeyboardButton("Teach anyway", callback_data=data)
+            anyway = InlineKeyboardButton(say("admin_teach_anyway_button"), callback_data=data)
             return {
-                "text": f"Not taught: {exc}.\nTo teach it anyway: the button, or "
-                f"/teach {ref} {entry_id} force",
+                "text": say("admin_teach_refused_anyway", reason=reason, ref=ref, entry=entry_id),
                 "reply_markup": InlineKeyboardMarkup([[anyway]]),
             }
         problems = await asyncio.to_thread(state.answerer.reload)
+    question = label(stored.question, limit=200)
     if problems:
-        failed = f"Taught to {entry_id} in {path.name}, but the reload failed:\n"
-        return {"text": failed + describe(state, problems)}
+        return {
+            "text": say(
+                "admin_taught_reload_failed",
+                question=question,
+                entry=entry_id,
+                file=path.name,
+                problems=describe(state, problems),
+            )
+        }
     logger.info("taught question %s to entry %s%s", ref, entry_id, " (forced)" if force else "")
-    return {"text": f"Taught «{label(stored.question, limit=200)}» to {entry_id} in {path.name}."}
+    return {"text": say("admin_taught", question=question, entry=entry_id, file=path.name)}
 
 
 # --------------------------------------------------------------------------- teach buttons
@@ -321,7 +357,7 @@ async def on_teach_pick_entry(press: Press, context: Context) -> str | None:
 
 @button
 async def on_teach_force(press: Press, context: Context) -> str | None:
-    """Teaches despite the refusal (tf:REF:ENTRY), after an admin tapped "Teach anyway"."""
+    """Teaches despite the refusal (tf:REF:ENTRY), after an admin tapped "Lær likevel"."""
     return await teach_pressed(press, context, force=True)
 
 
@@ -338,4 +374,4 @@ async def teach_pressed(press: Press, context: Context, *, force: bool) -> str |
 
     # Updates are handled one at a time; residents must not wait for a teach to finish.
     context.application.create_task(work(), update=press.update)
-    return "Teaching …"
+    return say("admin_teaching")

@@ -364,11 +364,7 @@ async def _watch_knowledge(context: Context) -> None:
     problems = await asyncio.to_thread(state.answerer.reload)
     if not problems:
         return
-    report = (
-        "⚠️ The knowledge files changed but do not load; I keep answering from the last "
-        "good version. Fix these and save again (or send /reload):\n"
-        + admin.describe(state, problems)
-    )
+    report = admin.say("admin_knowledge_broken", problems=admin.describe(state, problems))
     for admin_id in sorted(state.settings.bot_admin_ids):
         try:
             await context.bot.send_message(admin_id, report)

@@ -240,3 +240,18 @@ async def test_review_holds_every_failure_until_dismissed(qlog: QuestionLog) -> 
     assert [g.example for g in await qlog.unanswered(now=NOW)] == ["Hvem vant valget?"]
     with pytest.raises(ValueError, match="reason"):
         await qlog.dismiss([refs["hei"]], "maybe")
+
+
+def test_outcome_text_names_failures_in_the_words_given() -> None:
+    from bot.questionlog.reports import AskedQuestion
+
+    asked = [
+        AskedQuestion("a", "x", NOW, "declined"),
+        AskedQuestion("b", "x", NOW, "ambiguous"),
+        AskedQuestion("c", "x", NOW, "declined"),
+        AskedQuestion("d", "x", NOW, "answered", vote=-1),
+    ]
+    group = UnansweredGroup(count=4, users=1, example="x", questions=asked, last_asked=NOW)
+    assert group.outcome_text() == "declined 2, mente du 1, 👎 1"
+    labels = {"declined": "ikke besvart", "ambiguous": "«mente du»", "voted_down": "👎"}
+    assert group.outcome_text(labels) == "ikke besvart 2, «mente du» 1, 👎 1"

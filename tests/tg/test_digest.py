@@ -36,7 +36,7 @@ async def test_an_admin_gets_the_chart_with_stats_and_nobody_else_does(bot: Harn
     assert (await bot.command(USER, "stats")).text == UNKNOWN_COMMAND
 
     stats = await bot.command(ADMIN, "stats")
-    assert "Questions: 2 (1 users)" in stats.text  # the text summary stays
+    assert "Spørsmål: 2 (1 brukere)" in stats.text  # the text summary stays
     [photo] = await bot.standin.wait_for_photos(1, chat_id=ADMIN, timeout=10)
     assert photo.data is not None
     assert photo.data.startswith(PNG_MAGIC)

@@ -205,4 +205,5 @@ async def test_the_bot_answers_without_recording_when_the_log_cannot_open(
     reply = await bot.ask(LEGEVAKT)
     assert blockquotes(reply)
     assert reply.buttons == []  # nothing logged, so nothing to vote on
-    assert (await bot.command(ADMIN, "stats")).text == "No question log."
+    no_log = "Boten har ingen spørsmålslogg akkurat nå, så det er ingenting å vise."
+    assert (await bot.command(ADMIN, "stats")).text == no_log
