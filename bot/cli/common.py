@@ -25,9 +25,8 @@ def knowledge_dir(args: argparse.Namespace) -> Path:
 
 
 def load(args: argparse.Namespace) -> tuple[KnowledgeBase, Matcher]:
-    """Loads the knowledge base the command names and builds its matcher."""
-    from bot.core.knowledge import load_knowledge
-    from bot.core.matcher import Matcher
+    """Loads the knowledge base the command names and its matcher (from the cache when
+    nothing changed)."""
+    from bot.core.cache import load_answering
 
-    kb = load_knowledge(knowledge_dir(args))
-    return kb, Matcher(kb)
+    return load_answering(knowledge_dir(args))

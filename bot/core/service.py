@@ -13,10 +13,11 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.core.cache import load_answering
 from bot.core.dialogue import Conversations, respond
 from bot.core.errors import KnowledgeError, Problem
 from bot.core.events import Channel, Outcome, QuestionEvent
-from bot.core.knowledge import KnowledgeBase, fingerprint, load_knowledge
+from bot.core.knowledge import KnowledgeBase, fingerprint
 from bot.core.matcher import Matcher
 from bot.core.replies import Reply, answer_entry
 
@@ -37,10 +38,9 @@ class Answerer:
     def __init__(self, knowledge_dir: Path) -> None:
         self.directory = Path(knowledge_dir)
         self._fingerprint = fingerprint(self.directory)
-        kb = load_knowledge(self.directory)
         # Knowledge and matcher are swapped together, as one reference, so a reload in
         # another thread never pairs a new base with an old index.
-        self._current: tuple[KnowledgeBase, Matcher] = (kb, Matcher(kb))
+        self._current: tuple[KnowledgeBase, Matcher] = load_answering(self.directory)
         self.last_problems: list[Problem] = []
         self.conversations = Conversations()
         self._reloading = threading.Lock()
@@ -92,8 +92,7 @@ class Answerer:
         with self._reloading:
             self._fingerprint = fingerprint(self.directory)
             try:
-                kb = load_knowledge(self.directory)
-                matcher = Matcher(kb)
+                kb, matcher = load_answering(self.directory)
                 _ = matcher.wording  # built here, in the reloading thread, not on first use
             except KnowledgeError as exc:
                 self.last_problems = exc.problems

@@ -17,13 +17,13 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rapidfuzz import fuzz, process
 
 from bot.core.facts import NAMED, asked_kinds, holds, kind_of, names_in
 from bot.core.knowledge import KnowledgeBase, phrasing_key
-from bot.core.matcher.index import build_index
+from bot.core.matcher.index import build_index, index_data, index_from_data
 from bot.core.matcher.model import (
     AMBIGUOUS,
     ANSWERED,
@@ -71,23 +71,45 @@ def _collector_held() -> Iterator[None]:
 class Matcher:
     """Answers questions from a knowledge base; build once, then call ``match``."""
 
-    def __init__(self, kb: KnowledgeBase, *, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        *,
+        settings: Settings | None = None,
+        _cached: dict[str, Any] | None = None,
+    ) -> None:
         self.kb = kb
         self.settings = settings or Settings()
         with _collector_held():
-            self._index = build_index(kb.entries, kb.synonyms, self.settings)
+            if _cached is None:
+                self._index = build_index(kb.entries, kb.synonyms, self.settings)
+                # Each phrasing and title, as its folded words, to its entry.
+                self._phrasings: dict[str, str] = {}
+                for entry in kb.entries:
+                    for text in (*entry.questions, entry.title):
+                        key = phrasing_key(text)
+                        if key:
+                            self._phrasings.setdefault(key, entry.id)
+            else:
+                self._index = index_from_data(_cached["index"], kb.entries)
+                self._phrasings = {str(k): str(v) for k, v in _cached["phrasings"].items()}
         self._scorer = Scorer(self._index, self.settings)
         self._words_of: dict[str, frozenset[str]] = {}
         self._wording: WordingModel | None = None  # built on first need (see wording)
         self._position = {entry.id: i for i, entry in enumerate(self._index.entries)}
-        # Each phrasing and title, as its folded words, to the entry it belongs to.
-        self._phrasings: dict[str, str] = {}
-        for entry in kb.entries:
-            for text in (*entry.questions, entry.title):
-                key = phrasing_key(text)
-                if key:
-                    self._phrasings.setdefault(key, entry.id)
         self._phrasing_keys = list(self._phrasings)
+
+    @classmethod
+    def restore(
+        cls, kb: KnowledgeBase, data: dict[str, Any], *, settings: Settings | None = None
+    ) -> Matcher:
+        """Returns a matcher from ``export``'s data without building the index again
+        (raises KeyError, TypeError or ValueError when the data does not fit)."""
+        return cls(kb, settings=settings, _cached=data)
+
+    def export(self) -> dict[str, Any]:
+        """Returns the built index as plain data, for the disk cache (see core.cache)."""
+        return {"index": index_data(self._index), "phrasings": self._phrasings}
 
     def rank(self, question: str, *, limit: int | None = None) -> list[Candidate]:
         """Returns the entries best matching a question, best first, with their scores."""

@@ -8,6 +8,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.core.knowledge import Entry
 from bot.core.matcher.model import Settings
@@ -179,3 +180,80 @@ def split_compound(
     if cache is not None and len(cache) < 100_000:
         cache[token] = best
     return best
+
+
+def index_data(index: Index) -> dict[str, object]:
+    """Returns what a built index holds as plain data (JSON types), for the disk cache.
+
+    The word alternatives are stored once each, in a table the phrasings point into;
+    what can be derived cheaply (postings, vocabularies, the phrasings' lookups) is not
+    stored.
+    """
+    table: dict[tuple[tuple[str, float], ...], int] = {}
+    phrasings = []
+    for entry_phrasings in index.phrasings:
+        rows = []
+        for ph in entry_phrasings:
+            words_ = [[table.setdefault(alts, len(table)), idf] for alts, idf in ph.words]
+            rows.append([ph.text, ph.tokens, ph.keyword, words_, ph.whole])
+        phrasings.append(rows)
+    return {
+        "weights": index.weights,
+        "idf": index.idf,
+        "unknown_idf": index.unknown_idf,
+        "synonyms": {k: list(v) for k, v in index.synonyms.items()},
+        "alternatives": [[list(pair) for pair in alts] for alts in table],
+        "phrasings": phrasings,
+        "shapes": index.shapes,
+    }
+
+
+def index_from_data(data: dict[str, Any], entries: Sequence[Entry]) -> Index:
+    """Rebuilds an index from ``index_data`` (raises KeyError, TypeError or ValueError
+    when the data does not fit, so a damaged cache is rebuilt, never trusted)."""
+    weights: list[dict[str, float]] = data["weights"]
+    if len(weights) != len(entries) or len(data["phrasings"]) != len(entries):
+        raise ValueError("the cached index does not fit the entries")
+    alternatives = [tuple((str(w), float(x)) for w, x in alts) for alts in data["alternatives"]]
+    phrasings: list[list[Phrasing]] = []
+    holding: list[dict[str, list[int]]] = []
+    for rows in data["phrasings"]:
+        entry_phrasings = []
+        lookup: dict[str, list[int]] = defaultdict(list)
+        for i, (text, tokens, keyword, words_, whole) in enumerate(rows):
+            ph_words = tuple((alternatives[a], float(idf)) for a, idf in words_)
+            vocabulary: dict[str, float] = {}
+            for alts, _ in ph_words:
+                for a, strength in alts:
+                    if strength > vocabulary.get(a, 0.0):
+                        vocabulary[a] = strength
+            for word in vocabulary:
+                lookup[word].append(i)
+            entry_phrasings.append(
+                Phrasing(
+                    text=str(text),
+                    tokens=str(tokens),
+                    keyword=bool(keyword),
+                    vocabulary=vocabulary,
+                    words=ph_words,
+                    whole=float(whole),
+                )
+            )
+        phrasings.append(entry_phrasings)
+        holding.append(dict(lookup))
+    postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for i, w in enumerate(weights):
+        for t, weight in w.items():
+            postings[t].append((i, weight))
+    return Index(
+        entries=list(entries),
+        weights=weights,
+        postings=dict(postings),
+        idf=data["idf"],
+        unknown_idf=float(data["unknown_idf"]),
+        vocab=sorted(postings),
+        synonyms={k: tuple(v) for k, v in data["synonyms"].items()},
+        phrasings=phrasings,
+        holding=holding,
+        shapes=data["shapes"],
+    )

@@ -1,0 +1,216 @@
+"""The knowledge cache: the loaded, validated base and its index, kept on disk.
+
+Reading and validating thousands of entries and building their index takes seconds;
+loading what they became takes a fraction of that. The cache is one JSON file in
+``<knowledge>/.cache/``, named by a key over the knowledge files' contents, the matcher's
+settings and the answering code itself, so a changed file or a new version of the code
+finds no cache and builds afresh. JSON, not pickle: a cache file is only ever read as
+data. Its first line is the SHA-256 of the rest; a damaged, stale or unreadable cache
+is ignored and rebuilt, never trusted. A knowledge directory that cannot be written
+just goes without.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from bot.core.knowledge import Entry, KnowledgeBase, knowledge_files, load_knowledge
+from bot.core.matcher import Matcher, Settings
+from bot.core.sources import Paragraph, Section, SourceDocument, SourceMeta
+
+logger = logging.getLogger(__name__)
+
+CACHE_DIR = ".cache"
+FORMAT = 1
+_CORE = Path(__file__).resolve().parent
+
+
+@cache
+def code_version() -> str:
+    """Returns a digest of the answering code and its word lists (what shapes the index)."""
+    digest = hashlib.sha256(str(FORMAT).encode())
+    for path in sorted((*_CORE.rglob("*.py"), *_CORE.rglob("*.yaml"))):
+        digest.update(path.relative_to(_CORE).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def cache_key(directory: Path, settings: Settings) -> str:
+    """Returns the key of a knowledge directory's cache: its files' contents, the
+    matcher's settings and the code's version."""
+    digest = hashlib.sha256(code_version().encode())
+    digest.update(repr(settings).encode())
+    for path in knowledge_files(directory):
+        digest.update(path.relative_to(directory).as_posix().encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:32]
+
+
+def load_answering(
+    directory: Path, *, settings: Settings | None = None
+) -> tuple[KnowledgeBase, Matcher]:
+    """Returns the knowledge base and its matcher: from the cache when it is current,
+    else loaded and built (and the cache written for next time)."""
+    directory = Path(directory)
+    settings = settings or Settings()
+    try:
+        key = cache_key(directory, settings)
+    except OSError:
+        key = None
+    if key is not None:
+        cached = _read(directory / CACHE_DIR / f"knowledge-{key}.json", directory, settings)
+        if cached is not None:
+            return cached
+    kb = load_knowledge(directory)
+    matcher = Matcher(kb, settings=settings)
+    if key is not None:
+        _write(directory, key, kb, matcher)
+    return kb, matcher
+
+
+def _read(path: Path, directory: Path, settings: Settings) -> tuple[KnowledgeBase, Matcher] | None:
+    """Returns what a cache file holds, or None when it is missing, damaged or stale."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    try:
+        head, _, body = raw.partition(b"\n")
+        if hashlib.sha256(body).hexdigest().encode() != head:
+            raise ValueError("checksum mismatch")
+        data = json.loads(body)
+        kb = _kb_from_data(data["kb"], directory)
+        return kb, Matcher.restore(kb, data["matcher"], settings=settings)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        logger.warning("ignoring a damaged knowledge cache %s (%s); rebuilding", path, exc)
+        return None
+
+
+def _write(directory: Path, key: str, kb: KnowledgeBase, matcher: Matcher) -> None:
+    """Writes the cache atomically and removes older ones; says nothing if it cannot."""
+    folder = directory / CACHE_DIR
+    try:
+        folder.mkdir(exist_ok=True)
+        body = json.dumps(
+            {"kb": _kb_data(kb, directory), "matcher": matcher.export()},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
+        head = hashlib.sha256(body).hexdigest().encode()
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".knowledge-", suffix=".tmp")
+        with os.fdopen(fd, "wb") as out:
+            out.write(head + b"\n" + body)
+        target = folder / f"knowledge-{key}.json"
+        os.replace(tmp, target)
+        for old in folder.glob("knowledge-*.json"):
+            if old != target:
+                old.unlink(missing_ok=True)
+    except OSError as exc:
+        logger.debug("no knowledge cache in %s: %s", folder, exc)
+
+
+# --------------------------------------------------------------------------- plain data
+
+
+def _entry_data(entry: Entry, directory: Path) -> list[Any]:
+    return [
+        entry.id,
+        list(entry.questions),
+        entry.answer,
+        entry.source,
+        entry.section,
+        list(entry.keywords),
+        list(entry.related),
+        _relative(entry.file, directory),
+        entry.line,
+        entry.title,
+        entry.status,
+    ]
+
+
+def _entry_from_data(row: list[Any], directory: Path) -> Entry:
+    (id_, questions, answer, source, section, keywords, related, file, line, title, status) = row
+    return Entry(
+        id=str(id_),
+        questions=tuple(map(str, questions)),
+        answer=str(answer),
+        source=str(source),
+        section=str(section),
+        keywords=tuple(map(str, keywords)),
+        related=tuple(map(str, related)),
+        file=directory / str(file),
+        line=int(line),
+        title=str(title),
+        status=str(status),
+    )
+
+
+def _relative(path: Path, directory: Path) -> str:
+    try:
+        return path.relative_to(directory).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _section_data(section: Section) -> list[Any]:
+    paragraphs = [[p.text, p.line, p.start] for p in section.paragraphs]
+    return [list(section.path), section.line, section.text, paragraphs]
+
+
+def _kb_data(kb: KnowledgeBase, directory: Path) -> dict[str, Any]:
+    return {
+        "entries": [_entry_data(e, directory) for e in kb.entries],
+        "drafts": [_entry_data(e, directory) for e in kb.drafts],
+        "synonyms": {k: list(v) for k, v in kb.synonyms.items()},
+        "files": [_relative(p, directory) for p in kb.files],
+        "sources": {
+            sid: {
+                "meta": doc.meta.model_dump(),
+                "path": _relative(doc.path, directory),
+                "sections": [
+                    [
+                        list(sec.path),
+                        sec.line,
+                        sec.text,
+                        [[p.text, p.line, p.start] for p in sec.paragraphs],
+                    ]
+                    for sec in doc.sections.values()
+                ],
+            }
+            for sid, doc in kb.sources.items()
+        },
+    }
+
+
+def _kb_from_data(data: dict[str, Any], directory: Path) -> KnowledgeBase:
+    sources = {}
+    for sid, doc in data["sources"].items():
+        sections = {}
+        for path, line, text, paragraphs in doc["sections"]:
+            section = Section(
+                path=tuple(map(str, path)),
+                line=int(line),
+                paragraphs=[Paragraph(str(t), int(n), int(s)) for t, n, s in paragraphs],
+                text=str(text),
+            )
+            sections[section.key] = section
+        sources[str(sid)] = SourceDocument(
+            meta=SourceMeta.model_validate(doc["meta"]),
+            path=directory / str(doc["path"]),
+            sections=sections,
+        )
+    return KnowledgeBase(
+        directory=directory,
+        entries=[_entry_from_data(row, directory) for row in data["entries"]],
+        sources=sources,
+        synonyms={str(k): tuple(map(str, v)) for k, v in data["synonyms"].items()},
+        files=tuple(directory / str(p) for p in data["files"]),
+        drafts=[_entry_from_data(row, directory) for row in data["drafts"]],
+    )

@@ -1,0 +1,75 @@
+"""The knowledge cache: used when current, rebuilt when stale or damaged, never trusted blindly."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot.core.cache import CACHE_DIR, load_answering
+from bot.core.dialogue import respond
+
+QUESTION = "Blir legevakten på Sørumsand beholdt?"
+
+
+def cache_files(directory: Path) -> list[Path]:
+    return sorted((directory / CACHE_DIR).glob("knowledge-*.json"))
+
+
+def answer(directory: Path, question: str = QUESTION) -> str:
+    kb, matcher = load_answering(directory)
+    return respond(kb, matcher, question, now=0).reply.as_text()
+
+
+def test_the_first_load_writes_the_cache_and_the_next_reads_it(knowledge_copy: Path) -> None:
+    first = answer(knowledge_copy)
+    [written] = cache_files(knowledge_copy)
+    stamp = written.stat().st_mtime_ns
+    assert answer(knowledge_copy) == first
+    assert cache_files(knowledge_copy) == [written]
+    assert written.stat().st_mtime_ns == stamp  # read, not written again
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda raw: raw[: len(raw) // 2],  # cut off mid-write
+        lambda raw: raw.replace(b"Legevakttjenesten", b"Legevakt-tjenesten"),  # flipped bytes
+        lambda raw: b"not json\n",
+        lambda raw: (lambda body: hashlib.sha256(body).hexdigest().encode() + b"\n" + body)(
+            b'{"kb": {}, "matcher": {}}'
+        ),  # a valid checksum over data that does not fit
+    ],
+)
+def test_a_damaged_cache_is_ignored_and_rebuilt(
+    knowledge_copy: Path, caplog: pytest.LogCaptureFixture, damage
+) -> None:
+    expected = answer(knowledge_copy)
+    [cached] = cache_files(knowledge_copy)
+    cached.write_bytes(damage(cached.read_bytes()))
+    caplog.set_level(logging.WARNING, logger="bot.core.cache")
+    assert answer(knowledge_copy) == expected
+    assert "damaged knowledge cache" in caplog.text
+    [rebuilt] = cache_files(knowledge_copy)
+    assert answer(knowledge_copy) == expected
+    assert rebuilt.read_bytes() != damage(rebuilt.read_bytes())
+
+
+def test_a_changed_knowledge_file_is_noticed(knowledge_copy: Path) -> None:
+    answer(knowledge_copy)
+    [old] = cache_files(knowledge_copy)
+    new_question = "Får vi beholde nattlegen i Sørumsand-bygda?"
+    path = next(p for p in knowledge_copy.glob("*.yaml") if "legevakt-sorumsand" in p.read_text())
+    text = path.read_text(encoding="utf-8")
+    text = text.replace(
+        "      - Blir legevakten på Sørumsand beholdt?\n",
+        f"      - Blir legevakten på Sørumsand beholdt?\n      - {new_question}\n",
+        1,
+    )
+    path.write_text(text, encoding="utf-8")
+    kb, _ = load_answering(knowledge_copy)
+    assert new_question in kb.by_id["legevakt-sorumsand"].questions
+    [new] = cache_files(knowledge_copy)
+    assert new != old  # a new key; the stale cache is gone
