@@ -237,6 +237,9 @@ def evaluate(matcher: Matcher, items: list[EvalItem]) -> EvalReport:
         clock += 1.0  # turns a second apart: well inside the topic's lifetime
         topic = topics.get(item.conversation) if item.conversation else None
         turn = respond(matcher.kb, matcher, item.q, topic=topic, now=clock)
+        # Rendered as residents see it, so a reply that cannot be written fails here.
+        turn.reply.as_text()
+        turn.reply.as_html()
         if item.conversation:
             topics[item.conversation] = turn.topic
         report.results.append(_judge(matcher, item, turn.reply, report))
