@@ -25,6 +25,7 @@ from bot.questionlog.schema import (
     SCHEMA_VERSION,
     SELECT_COLUMNS,
     StoredQuestion,
+    Undelivered,
     Vote,
     iso,
     migrate,
@@ -196,6 +197,10 @@ class QuestionLog:
         else:
             self._writer.enqueue(Vote(ref, value, utcnow()))
 
+    def undelivered(self, ref: str) -> None:
+        """Queues a note that the reply to the row with ref never reached the resident."""
+        self._writer.enqueue(Undelivered(ref))
+
     async def flush(self) -> bool:
         """Waits until everything queued so far is written or given up; False if no writer runs."""
         # No timeout parameter: while the database stays locked this keeps waiting, so
@@ -334,7 +339,8 @@ class QuestionLog:
                     " coalesce(sum(outcome = 'related'), 0) AS related,"
                     " count(DISTINCT user_key) AS distinct_users,"
                     " coalesce(sum(vote = 1), 0) AS votes_up,"
-                    " coalesce(sum(vote = -1), 0) AS votes_down"
+                    " coalesce(sum(vote = -1), 0) AS votes_down,"
+                    " coalesce(sum(delivered = 0), 0) AS undelivered"
                     f" FROM questions WHERE {where}",
                     tuple(params),
                 )
@@ -367,6 +373,7 @@ class QuestionLog:
             votes_up=totals["votes_up"],
             votes_down=totals["votes_down"],
             thumbs_down_rate=rate(totals["votes_down"], votes),
+            undelivered=totals["undelivered"],
             by_channel=by_channel,
             since=since,
         )
@@ -394,6 +401,8 @@ class QuestionLog:
             )
         }
         totals["votes_up"], totals["votes_down"] = votes.get(1, 0), votes.get(-1, 0)
+        lost = await self._fetchall("SELECT count(*) AS n FROM questions WHERE delivered = 0")
+        totals["undelivered"] = lost[0]["n"]
         top_rows = await self._fetchall(
             "SELECT entry_id, count(*) AS n FROM questions"
             " WHERE outcome = 'answered' AND entry_id IS NOT NULL"

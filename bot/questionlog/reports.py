@@ -131,6 +131,8 @@ class Stats:
     since: datetime | None = None
     # Honest partial answers: the documents hold the topic but not what was asked.
     related: int = 0
+    # Replies that never reached the resident (Telegram refused or the send failed).
+    undelivered: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Returns a JSON-ready dict."""
@@ -141,6 +143,7 @@ class Stats:
             "ambiguous": self.ambiguous,
             "smalltalk": self.smalltalk,
             "related": self.related,
+            "undelivered": self.undelivered,
             "answer_rate": self.answer_rate,
             "decline_rate": self.decline_rate,
             "distinct_users": self.distinct_users,

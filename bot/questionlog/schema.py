@@ -71,6 +71,13 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX ix_questions_vote ON questions (vote) WHERE vote IS NOT NULL",
         "DROP INDEX ix_questions_outcome",
     ),
+    # 5: whether the reply reached the resident: a send Telegram refused or that failed
+    # is marked, so the log records what residents were actually given.
+    (
+        "ALTER TABLE questions ADD COLUMN delivered INTEGER NOT NULL DEFAULT 1"
+        " CHECK (delivered IN (0, 1))",
+        "CREATE INDEX ix_questions_undelivered ON questions (asked_at) WHERE delivered = 0",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -81,6 +88,7 @@ INSERT_SQL = """
     ON CONFLICT (ref) DO NOTHING
 """
 VOTE_SQL = "UPDATE questions SET vote = ?, voted_at = ? WHERE ref = ?"
+UNDELIVERED_SQL = "UPDATE questions SET delivered = 0 WHERE ref = ?"
 SELECT_COLUMNS = (
     "id, ref, asked_at, channel, user_key, question, outcome, entry_id, score, "
     "alternatives, latency_ms, vote, voted_at, dismissed, dismissed_at"
@@ -139,6 +147,12 @@ class Vote(NamedTuple):
     ref: str
     value: int | None
     voted_at: datetime | None
+
+
+class Undelivered(NamedTuple):
+    """A queued note that the reply to the row with ref never reached the resident."""
+
+    ref: str
 
 
 def insert_row(event: QuestionEvent) -> tuple[Any, ...]:

@@ -20,7 +20,9 @@ from bot.questionlog.errors import StoreError
 from bot.questionlog.schema import (
     INSERT_SQL,
     PERMANENT_ERRORS,
+    UNDELIVERED_SQL,
     VOTE_SQL,
+    Undelivered,
     Vote,
     insert_row,
     vote_row,
@@ -31,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 class _Item(NamedTuple):
     seq: int
-    payload: QuestionEvent | Vote
+    payload: QuestionEvent | Vote | Undelivered
 
 
 class Writer:
@@ -144,7 +146,7 @@ class Writer:
         self._conn = None
         return unwritten
 
-    def enqueue(self, payload: QuestionEvent | Vote) -> None:
+    def enqueue(self, payload: QuestionEvent | Vote | Undelivered) -> None:
         """Queues an event or a vote; when full, drops the oldest queued item instead."""
         if self._closing:
             self._dropped += 1
@@ -187,7 +189,7 @@ class Writer:
             await self._progress.wait()
         return True
 
-    def _next_item(self, payload: QuestionEvent | Vote) -> _Item:
+    def _next_item(self, payload: QuestionEvent | Vote | Undelivered) -> _Item:
         self._seq += 1
         return _Item(self._seq, payload)
 
@@ -315,6 +317,7 @@ async def _write_items(conn: aiosqlite.Connection, items: list[_Item]) -> None:
     # Votes always follow the event they refer to, so applying them after the inserts
     # of the same batch keeps their order.
     votes = [vote_row(i.payload) for i in items if isinstance(i.payload, Vote)]
+    undelivered = [(i.payload.ref,) for i in items if isinstance(i.payload, Undelivered)]
     await conn.execute("BEGIN IMMEDIATE")
     try:
         if inserts:
@@ -326,6 +329,8 @@ async def _write_items(conn: aiosqlite.Connection, items: list[_Item]) -> None:
                 )
         if votes:
             await conn.executemany(VOTE_SQL, votes)
+        if undelivered:
+            await conn.executemany(UNDELIVERED_SQL, undelivered)
         await conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(sqlite3.Error):

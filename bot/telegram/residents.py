@@ -12,6 +12,7 @@ import re
 
 from telegram import Message, Update, User
 from telegram.constants import ChatType, ParseMode
+from telegram.error import TelegramError, TimedOut
 
 from bot.core.messages import EXAMPLE_QUESTIONS, phrase
 from bot.core.replies import AMBIGUOUS, smalltalk_text, sources_lines, welcome_text
@@ -104,11 +105,18 @@ async def ask(
     if quote is None:
         quote = message.chat.type != ChatType.PRIVATE or reply.outcome == AMBIGUOUS
     person = user_language(user) if state.desk is not None and private(message) else None
-    await message.reply_text(
-        **render(reply, ref, state.keys, person=person),
-        do_quote=quote,
-        allow_sending_without_reply=True,
-    )
+    try:
+        await message.reply_text(
+            **render(reply, ref, state.keys, person=person),
+            do_quote=quote,
+            allow_sending_without_reply=True,
+        )
+    except TimedOut:
+        raise  # it may well have arrived: the log keeps it as given
+    except TelegramError:
+        # The log records what residents were actually given: this reply was not.
+        state.undelivered(ref)
+        raise
 
 
 def private(message: Message) -> bool:

@@ -174,7 +174,7 @@ class BotState:
 
     def __post_init__(self) -> None:
         self.limiter = QuestionLimiter(self.settings.bot_rate_limit)
-        self.inline = InlineRecorder(self._store, INLINE_DEBOUNCE_SECONDS)
+        self.inline = InlineRecorder(self.store, INLINE_DEBOUNCE_SECONDS)
 
     def is_admin(self, user: User | None) -> bool:
         """Tells whether a Telegram user is one of the configured admins."""
@@ -218,9 +218,9 @@ class BotState:
     ) -> str | None:
         """Queues a question for the log and returns its ref (None without a log)."""
         event = self.event(question, channel, reply, latency_ms, user, chosen=chosen)
-        return None if event is None else self._store(event)
+        return None if event is None else self.store(event)
 
-    def _store(self, event: QuestionEvent) -> str | None:
+    def store(self, event: QuestionEvent) -> str | None:
         """Queues an event for the log; returns its ref, or None if that failed."""
         if self.log is None:
             return None
@@ -229,6 +229,15 @@ class BotState:
         except Exception:  # the log is queue-based, but a bug there must not break answers
             logger.exception("could not record a question")
             return None
+
+    def undelivered(self, ref: str | None) -> None:
+        """Marks a logged question whose reply never reached the resident."""
+        if self.log is None or ref is None:
+            return
+        try:
+            self.log.undelivered(ref)
+        except Exception:
+            logger.exception("could not mark a reply undelivered")
 
     def vote(self, ref: str, value: int) -> None:
         """Queues a vote on a logged answer."""

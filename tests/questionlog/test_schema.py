@@ -76,9 +76,9 @@ async def test_migration_from_v1_keeps_every_row(
         assert (await log.get("oldref0001")).vote == 1
 
     (version,) = rows(db_path, "PRAGMA user_version")[0]
-    assert version == SCHEMA_VERSION == 4
+    assert version == SCHEMA_VERSION == 5
     columns = {r["name"] for r in rows(db_path, "PRAGMA table_info(questions)")}
-    assert {"alternatives", "vote", "voted_at", "dismissed", "dismissed_at"} <= columns
+    assert {"alternatives", "vote", "voted_at", "dismissed", "dismissed_at", "delivered"} <= columns
     indexes = {r["name"] for r in rows(db_path, "PRAGMA index_list(questions)")}
     assert "ix_questions_outcome_asked_at" in indexes
     assert "ix_questions_outcome" not in indexes

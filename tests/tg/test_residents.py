@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -207,3 +208,25 @@ async def test_the_bot_answers_without_recording_when_the_log_cannot_open(
     assert reply.buttons == []  # nothing logged, so nothing to vote on
     no_log = "Boten har ingen spørsmålslogg akkurat nå, så det er ingenting å vise."
     assert (await bot.command(ADMIN, "stats")).text == no_log
+
+
+async def test_a_reply_telegram_refuses_is_logged_as_not_delivered(bot: Harness) -> None:
+    await bot.ask(LEGEVAKT)
+    bot.standin.block_user(USER)
+    bot.standin.push_message(USER, LEGEVAKT)
+    await bot.standin.wait_for(lambda: any(e.status == 403 for e in bot.standin.errors))
+
+    async def both_logged() -> list:
+        rows = await bot.rows()
+        return rows if len(rows) == 2 and rows[1]["delivered"] == 0 else []
+
+    rows = []
+    for _ in range(50):
+        rows = await both_logged()
+        if rows:
+            break
+        await asyncio.sleep(0.05)
+    assert [r["delivered"] for r in rows] == [1, 0]
+    stats = await bot.log.stats()
+    assert stats.undelivered == 1
+    bot.standin.errors.clear()  # the 403 was the point
