@@ -1109,3 +1109,25 @@ def test_small_talk_after_an_answer_is_not_a_follow_up(shipped_matcher: Matcher,
     before = respond(kb, shipped_matcher, "Blir legevakten på Sørumsand beholdt?", now=0)
     after = respond(kb, shipped_matcher, greeting, topic=before.topic, now=1)
     assert after.reply.outcome == SMALLTALK
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up", "outcome"),
+    [
+        # The passage says how long: "hvor lenge?" is answered by it.
+        ("Er SFO gratis for barn med funksjonsnedsettelser?", "hvor lenge?", ANSWERED),
+        # No passage gives the reason: the one just quoted is all the documents say.
+        ("Blir legevakten på Sørumsand beholdt?", "hvorfor?", RELATED),
+    ],
+)
+def test_a_follow_up_with_no_topic_of_its_own_asks_about_the_passage_just_quoted(
+    shipped_matcher: Matcher, first: str, follow_up: str, outcome: str
+):
+    from bot.core.dialogue import respond
+
+    kb = shipped_matcher.kb
+    before = respond(kb, shipped_matcher, first, now=0)
+    assert before.reply.outcome == ANSWERED
+    after = respond(kb, shipped_matcher, follow_up, topic=before.topic, now=1)
+    assert after.reply.outcome == outcome
+    assert after.reply.entry == before.reply.entry

@@ -71,6 +71,18 @@ def respond(
             context = f"{topic.question} {message.context}".strip()
             weight, leans_on, story = settings.follow_up_weight, topic, False
         result = matcher.match(question, context=context, context_weight=weight, story=story)
+        if (
+            leans_on is not None
+            and leans_on.entry_id in kb.by_id
+            and topic_words(question) == 0
+            and not (result.outcome == ANSWERED and not _finds(result, leans_on.entry_id))
+        ):
+            # "hvor lenge?", "hvem vedtok det?": no topic of its own, and no other passage
+            # answers it ("hvorfor?" may find the reasons elsewhere), so it asks about the
+            # passage just quoted; whether that passage holds the answer decides.
+            results.append(matcher.about(question, leans_on.entry_id, context=context))
+            understood.append(cut(f"{context} {question}"))
+            continue
         if leans_on is not None and _finds(result, leans_on.entry_id):
             # The follow-up found the passage just quoted. If it names a topic of its
             # own ("og helsehuset?"), that topic wins; else it asks for more than the

@@ -242,6 +242,36 @@ class Matcher:
                 return None
         return Candidate(entry_id, 100.0, self.kb.by_id[entry_id].label)
 
+    def about(self, question: str, entry_id: str, *, context: str = "") -> MatchResult:
+        """Returns the answer to a question that asks only what kind of fact it wants about
+        a known entry ("hvor lenge?", "kvar?", "hvem vedtok det?" after its passage).
+
+        The passage answers when it holds a fact of the kind asked for; a question that
+        asks no kind the passage can be seen to hold ("hvorfor?") gets the honest partial
+        answer: the passage is all the documents say.
+        """
+        question = cut(question)
+        language = detect_language(question)
+        around = content_stems(cut(context)) if context else []
+        ranked = tuple(
+            self._scorer.rank(
+                list(dict.fromkeys(content_stems(question))),
+                surface(question),
+                limit=self.settings.candidates,
+                context=around,
+                context_weight=1.0 if around else 0.0,
+            )
+        )
+        score = next((c.score for c in ranked if c.entry_id == entry_id), 0.0)
+        best = Candidate(entry_id, score, self.kb.by_id[entry_id].label)
+        missing = self.lacks(question, entry_id)
+        if missing is None and not self.asks_for(question):
+            missing = "detail"
+        outcome = ANSWERED if missing is None else RELATED
+        return MatchResult(
+            question, outcome, best=best, ranked=ranked, language=language, missing=missing
+        )
+
     def lacks(self, question: str, entry_id: str) -> str | None:
         """Returns the kind of fact a new question asks for that the entry lacks, or None."""
         question = cut(question)
