@@ -893,6 +893,9 @@ def test_mente_du_offers_entry_titles_never_the_residents_words(shipped_matcher:
         ("blir det flere sykehjemsplasser, og beholdes legevakta på Sørumsand?", 2, False),
         ("Vi bor på Fetsund. I dag hørte jeg at legevakta skal legges ned. Stemmer det?", 1, True),
         ("blir alle skulane like eller blir det lokale løysingar", 1, False),
+        # A sentence ending in a full stop tells, whatever its first word ("når", "får").
+        ("Når jeg besøker tante, er maten kald. Er det planer om å gjøre noe?", 1, True),
+        ("Far min er 84. Skal han kunne bo hjemme?", 1, True),
     ],
 )
 def test_a_message_is_read_into_its_questions_and_story(

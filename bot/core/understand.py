@@ -46,9 +46,16 @@ def sentences(text: str) -> list[str]:
 
 
 def asks(sentence: str) -> bool:
-    """Tells whether a sentence asks something: a question mark or a question's first word."""
-    if sentence.rstrip().endswith("?"):
+    """Tells whether a sentence asks something: a question mark or a question's first word.
+
+    A sentence that ends with a full stop states something, whatever its first word
+    ("Når jeg besøker tante …", "Far min er 84 …"): "når" and "får" open stories too.
+    """
+    end = sentence.rstrip()
+    if end.endswith("?"):
         return True
+    if end.endswith((".", "!")):
+        return False
     first = words(sentence)[:1]
     return bool(first) and fold(first[0]) in _QUESTION_STARTS
 
