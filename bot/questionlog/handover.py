@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 
-import aiosqlite
-
 from bot.questionlog.errors import StoreError
 from bot.questionlog.privacy import redact_personal_data
+from bot.questionlog.table import OwnTable
 
 logger = logging.getLogger(__name__)
 
@@ -95,45 +94,16 @@ def _case(row: sqlite3.Row) -> Case:
     )
 
 
-class HandoverDesk:
+class HandoverDesk(OwnTable):
     """The handover cases in SQLite (beside the question log, in its own table)."""
 
+    name = "the handover cases"
+    schema = _SCHEMA
+    rows_as_mappings = True
+
     def __init__(self, path: Path, *, days: int) -> None:
-        self.path = Path(path)
+        super().__init__(path)
         self.days = days
-        self._conn: aiosqlite.Connection | None = None
-
-    async def open(self) -> None:
-        """Opens the database and creates the table if needed."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = await aiosqlite.connect(self.path, timeout=5.0)
-            self._conn.row_factory = sqlite3.Row
-            await self._conn.execute("PRAGMA journal_mode=WAL")
-            for statement in _SCHEMA:
-                await self._conn.execute(statement)
-            await self._conn.commit()
-        except (sqlite3.Error, OSError) as exc:
-            await self.close()
-            raise StoreError(f"cannot open the handover cases in {self.path}: {exc}") from exc
-
-    async def close(self) -> None:
-        """Closes the database."""
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            await conn.close()
-
-    async def __aenter__(self) -> HandoverDesk:
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
-    def _db(self) -> aiosqlite.Connection:
-        if self._conn is None:
-            raise StoreError("the handover cases are not open")
-        return self._conn
 
     async def _write(self, sql: str, params: tuple[object, ...]) -> int:
         """Runs one change and commits it; returns the rows changed."""

@@ -17,12 +17,10 @@ import json
 import logging
 import sqlite3
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
 from bot.questionlog.errors import StoreError
+from bot.questionlog.table import OwnTable
 
 logger = logging.getLogger(__name__)
 
@@ -39,45 +37,13 @@ _SCHEMA = (
 )
 
 
-class Inbox:
+class Inbox(OwnTable):
     """Updates received and not yet answered, in their own table beside the question log."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._conn: aiosqlite.Connection | None = None
-
-    async def open(self) -> None:
-        """Opens the database and creates the table if needed."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = await aiosqlite.connect(self.path, timeout=10.0)
-            await self._conn.execute("PRAGMA journal_mode=WAL")
-            # An update must be on disk before Telegram is told it arrived.
-            await self._conn.execute("PRAGMA synchronous=FULL")
-            for statement in _SCHEMA:
-                await self._conn.execute(statement)
-            await self._conn.commit()
-        except (sqlite3.Error, OSError) as exc:
-            await self.close()
-            raise StoreError(f"cannot open the inbox in {self.path}: {exc}") from exc
-
-    async def close(self) -> None:
-        """Closes the database."""
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            await conn.close()
-
-    async def __aenter__(self) -> Inbox:
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
-    def _db(self) -> aiosqlite.Connection:
-        if self._conn is None:
-            raise StoreError("the inbox is not open")
-        return self._conn
+    name = "the inbox"
+    schema = _SCHEMA
+    # An update must be on disk before Telegram is told it arrived.
+    pragmas = ("synchronous=FULL",)
 
     async def add(self, updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Stores updates (one transaction); returns those not seen before, in order."""

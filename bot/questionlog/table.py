@@ -1,0 +1,62 @@
+"""A small SQLite table of its own beside the question log (handover cases, the inbox)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Self
+
+import aiosqlite
+
+from bot.questionlog.errors import StoreError
+
+
+class OwnTable:
+    """Opens a database file, creates its table, and closes it; subclasses add the queries."""
+
+    # What the table holds, for error messages ("the handover cases"), and its schema.
+    name = "the table"
+    schema: Sequence[str] = ()
+    # Extra pragmas (e.g. "synchronous=FULL" where a row must be on disk before it counts).
+    pragmas: Sequence[str] = ()
+    rows_as_mappings = False
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._conn: aiosqlite.Connection | None = None
+
+    async def open(self) -> None:
+        """Opens the database (WAL) and creates the table if needed."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = await aiosqlite.connect(self.path, timeout=10.0)
+            if self.rows_as_mappings:
+                self._conn.row_factory = sqlite3.Row
+            await self._conn.execute("PRAGMA journal_mode=WAL")
+            for pragma in self.pragmas:
+                await self._conn.execute(f"PRAGMA {pragma}")
+            for statement in self.schema:
+                await self._conn.execute(statement)
+            await self._conn.commit()
+        except (sqlite3.Error, OSError) as exc:
+            await self.close()
+            raise StoreError(f"cannot open {self.name} in {self.path}: {exc}") from exc
+
+    async def close(self) -> None:
+        """Closes the database."""
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def _db(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise StoreError(f"{self.name} is not open")
+        return self._conn
