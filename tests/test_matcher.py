@@ -1134,3 +1134,16 @@ def test_a_follow_up_with_no_topic_of_its_own_asks_about_the_passage_just_quoted
     after = respond(kb, shipped_matcher, follow_up, topic=before.topic, now=1)
     assert after.reply.outcome == outcome
     assert after.reply.entry == before.reply.entry
+
+
+def test_a_follow_up_naming_a_place_the_passage_does_not_gets_an_honest_partial_answer(
+    shipped_matcher: Matcher,
+):
+    from bot.core.dialogue import respond
+
+    kb = shipped_matcher.kb
+    before = respond(kb, shipped_matcher, "Blir legevakten på Sørumsand beholdt?", now=0)
+    after = respond(kb, shipped_matcher, "og hva med Fet?", topic=before.topic, now=1)
+    assert after.reply.outcome == RELATED
+    assert after.reply.as_text().startswith("Dokumentene sier ikke noe om Fet.")
+    assert after.reply.entry == before.reply.entry

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, replace
 
+from bot.core.facts import NAMED
 from bot.core.knowledge import KnowledgeBase
 from bot.core.matcher import AMBIGUOUS, ANSWERED, DECLINED, RELATED, Matcher, MatchResult
 from bot.core.replies import Reply, compose
@@ -83,7 +84,22 @@ def respond(
             results.append(matcher.about(question, leans_on.entry_id, context=context))
             understood.append(cut(f"{context} {question}"))
             continue
-        if leans_on is not None and _finds(result, leans_on.entry_id):
+        named = (
+            matcher.unnamed(question, leans_on.entry_id)
+            if leans_on is not None
+            and leans_on.entry_id in kb.by_id
+            and result.outcome in (ANSWERED, AMBIGUOUS)
+            and _finds(result, leans_on.entry_id)
+            else None
+        )
+        if named is not None and leans_on is not None and leans_on.entry_id is not None:
+            # "og hva med Fet?" after the passage on Sørumsand's emergency clinic: the
+            # passage says nothing about Fet, and the bot says so, quoting it.
+            best = result.best or matcher.about(question, leans_on.entry_id).best
+            result = replace(
+                result, outcome=RELATED, best=best, alternatives=(), missing=f"{NAMED}{named}"
+            )
+        elif leans_on is not None and _finds(result, leans_on.entry_id):
             # The follow-up found the passage just quoted. If it names a topic of its
             # own ("og helsehuset?"), that topic wins; else it asks for more than the
             # passage says, and the bot says so.

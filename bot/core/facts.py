@@ -94,8 +94,8 @@ NAMED = "name:"
 _LOCAL = frozenset(str(lexicon("facts")["local_places"]).split())
 
 
-def names_in(question: str) -> list[str]:
+def names_in(question: str, *, local: bool = False) -> list[str]:
     """Returns the names a question uses (mid-sentence capitalised words, acronyms), less
-    the municipality's own places, which its passages are about."""
+    the municipality's own places, which its passages are about (unless ``local``)."""
     found = _pattern("named_cased", "names").findall(question)
-    return [n for n in dict.fromkeys(found) if n.casefold() not in _LOCAL]
+    return [n for n in dict.fromkeys(found) if local or n.casefold() not in _LOCAL]

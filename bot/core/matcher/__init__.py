@@ -272,6 +272,15 @@ class Matcher:
             question, outcome, best=best, ranked=ranked, language=language, missing=missing
         )
 
+    def unnamed(self, question: str, entry_id: str) -> str | None:
+        """Returns a name the question uses that the entry never does, local places
+        included ("og hva med Fet?" of a passage about Sørumsand), or None."""
+        held = self._entry_words(entry_id)
+        for name in names_in(cut(question), local=True):
+            if not all(stem(word) in held for word in words(name)):
+                return name
+        return None
+
     def lacks(self, question: str, entry_id: str) -> str | None:
         """Returns the kind of fact a new question asks for that the entry lacks, or None."""
         question = cut(question)
