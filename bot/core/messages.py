@@ -120,7 +120,7 @@ _TELEGRAM: dict[str, dict[str, str]] = {
             "Svarene er sitater, med kilde.\n\n"
             "Jeg vet ikke noe om åpningstider, rutetider, saksbehandling eller hvem som har "
             f"vervene i dag – da er {MUNICIPALITY_URL} rett sted.\n\n"
-            "Skriv spørsmålet ditt, eller trykk på et eksempel:"
+            "Skriv spørsmålet ditt, for eksempel:"
         ),
         "commands": (
             "/kilder viser dokumentene jeg svarer ut fra. I grupper svarer jeg når du nevner "
@@ -161,7 +161,7 @@ _TELEGRAM: dict[str, dict[str, str]] = {
             "quotes, in Norwegian, with their source.\n\nI know nothing about opening hours, "
             "timetables, case handling or who "
             f"holds an office today – {MUNICIPALITY_URL} is the place for that.\n\n"
-            "Type your question, or tap an example:"
+            "Type your question, for example:"
         ),
         "commands": (
             "/kilder shows the documents I answer from. In groups I answer when you mention "
