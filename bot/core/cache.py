@@ -18,6 +18,7 @@ import logging
 import os
 import tempfile
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,12 @@ _CORE = Path(__file__).resolve().parent
 def code_version() -> str:
     """Returns a digest of the answering code and its word lists (what shapes the index)."""
     digest = hashlib.sha256(str(FORMAT).encode())
+    # The libraries that shape stems and scores: an upgrade may change the index.
+    for library in ("snowballstemmer", "PyStemmer", "rapidfuzz", "numpy"):
+        try:
+            digest.update(f"{library}={metadata.version(library)}".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{library}=none".encode())
     for path in sorted((*_CORE.rglob("*.py"), *_CORE.rglob("*.yaml"))):
         digest.update(path.relative_to(_CORE).as_posix().encode())
         digest.update(path.read_bytes())
@@ -60,19 +67,25 @@ def load_answering(
     else loaded and built (and the cache written for next time)."""
     directory = Path(directory)
     settings = settings or Settings()
-    try:
-        key = cache_key(directory, settings)
-    except OSError:
-        key = None
+    key = _key_or_none(directory, settings)
     if key is not None:
         cached = _read(directory / CACHE_DIR / f"knowledge-{key}.json", directory, settings)
         if cached is not None:
             return cached
     kb = load_knowledge(directory)
     matcher = Matcher(kb, settings=settings)
-    if key is not None:
+    # Written only if the files did not change while they were read, so a cache never
+    # holds one version of the files under the key of another.
+    if key is not None and _key_or_none(directory, settings) == key:
         _write(directory, key, kb, matcher)
     return kb, matcher
+
+
+def _key_or_none(directory: Path, settings: Settings) -> str | None:
+    try:
+        return cache_key(directory, settings)
+    except OSError:
+        return None
 
 
 def _read(path: Path, directory: Path, settings: Settings) -> tuple[KnowledgeBase, Matcher] | None:
@@ -105,10 +118,14 @@ def _write(directory: Path, key: str, kb: KnowledgeBase, matcher: Matcher) -> No
         ).encode()
         head = hashlib.sha256(body).hexdigest().encode()
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".knowledge-", suffix=".tmp")
-        with os.fdopen(fd, "wb") as out:
-            out.write(head + b"\n" + body)
-        target = folder / f"knowledge-{key}.json"
-        os.replace(tmp, target)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(head + b"\n" + body)
+            target = folder / f"knowledge-{key}.json"
+            os.replace(tmp, target)
+        except OSError:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         for old in folder.glob("knowledge-*.json"):
             if old != target:
                 old.unlink(missing_ok=True)

@@ -207,6 +207,10 @@ _STAFF: dict[str, str] = {
     ),
     "staff_delivered": "✅ Svaret er sendt til innbyggeren (sak {case}).",
     "staff_closed": "Sak {case} er lukket.",
+    "staff_not_relayed": (
+        "⚠️ Svaret kom ikke fram til innbyggeren (sak {case}): Telegram avviste det eller "
+        "svarte ikke. Prøv igjen, gjerne kortere."
+    ),
     "staff_gone": "Sak {case} er lukket eller slettet; svaret ble ikke sendt.",
     "staff_blocked": (
         "⚠️ Svaret kom ikke fram: innbyggeren har blokkert boten eller slettet chatten "

@@ -13,6 +13,7 @@ twice.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -60,8 +61,14 @@ class Inbox(OwnTable):
                     fresh.append(update)
             await self._db().commit()
         except sqlite3.Error as exc:
+            await self._undo()
             raise StoreError(f"cannot store updates in the inbox: {exc}") from exc
         return fresh
+
+    async def _undo(self) -> None:
+        """Rolls back a failed change, so a retry does not see half of it as done."""
+        with contextlib.suppress(sqlite3.Error, StoreError):
+            await self._db().rollback()
 
     async def undone(self) -> list[dict[str, Any]]:
         """Returns the updates received but not answered, oldest first."""
@@ -75,9 +82,12 @@ class Inbox(OwnTable):
         found: list[dict[str, Any]] = []
         for (body,) in rows:
             try:
-                found.append(json.loads(body))
-            except (TypeError, ValueError):
+                update = json.loads(body)
+                int(update["update_id"])
+            except (TypeError, ValueError, KeyError):
                 logger.warning("an unreadable inbox row was skipped")
+                continue
+            found.append(update)
         return found
 
     async def done(self, update_id: int) -> None:
@@ -88,6 +98,7 @@ class Inbox(OwnTable):
             )
             await self._db().commit()
         except sqlite3.Error as exc:
+            await self._undo()
             raise StoreError(f"cannot mark an update answered: {exc}") from exc
 
     async def confirmed(self, offset: int) -> None:
@@ -99,6 +110,7 @@ class Inbox(OwnTable):
             )
             await self._db().commit()
         except sqlite3.Error as exc:
+            await self._undo()
             raise StoreError(f"cannot tidy the inbox: {exc}") from exc
 
     async def tidy(self, *, hours: float = 24.0) -> int:
@@ -110,6 +122,7 @@ class Inbox(OwnTable):
             )
             await self._db().commit()
         except sqlite3.Error as exc:
+            await self._undo()
             raise StoreError(f"cannot tidy the inbox: {exc}") from exc
         return cursor.rowcount
 

@@ -21,12 +21,15 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from bot.core.messages import phrase
 from bot.questionlog import StoreError
 from bot.questionlog.handover import Case
+from bot.questionlog.privacy import redact_personal_data
 from bot.telegram.buttons import REF_RE, Press, button
 from bot.telegram.render import label
 from bot.telegram.state import BotState, Context, state_of
 
 logger = logging.getLogger(__name__)
 
+# Telegram's limit on a message; a longer staff answer is cut to it.
+MAX_MESSAGE_CHARS = 4096
 # How much of the bot's reply the staff chat is shown.
 REPLY_PREVIEW_CHARS = 600
 
@@ -89,7 +92,9 @@ async def on_handover_confirm(press: Press, context: Context) -> str | None:
     if question is None:
         return press.stale
     answered = message.reply_to_message
-    bot_reply = (answered.text or "") if answered is not None else ""
+    # The reply may quote the resident's own words ("Om «…»:"): only what the resident
+    # was told would be shared leaves the chat, with personal data redacted like the log.
+    bot_reply = redact_personal_data(answered.text or "") if answered is not None else ""
     user = press.query.from_user
     try:
         case = await desk.open_case(
@@ -175,11 +180,16 @@ async def on_staff_reply(update: Update, context: Context) -> None:
     else:
         text = phrase("handover_answer", case.language, case=number, answer=answer)
     try:
-        await context.bot.send_message(case.chat_id, text)
+        await context.bot.send_message(case.chat_id, text[:MAX_MESSAGE_CHARS])
     except Forbidden:
         # Blocked or deleted: the answer cannot arrive, and the way back is useless.
         await state.desk.close_case(case.case_no)
         await message.reply_text(phrase("staff_blocked", "nb", case=number))
+        return
+    except TelegramError as exc:
+        # Refused (too long, a chat that is gone) or timed out: staff must know.
+        logger.warning("a staff answer to case %d was not relayed: %s", case.case_no, exc)
+        await message.reply_text(phrase("staff_not_relayed", "nb", case=number))
         return
     await state.desk.answered(case.case_no, answer)
     logger.info("a staff answer to handover case %d was relayed", case.case_no)

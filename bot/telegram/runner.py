@@ -200,7 +200,10 @@ async def poll(
         outage.succeeded()
         updates = [u for u in raw if isinstance(u, dict) and isinstance(u.get("update_id"), int)]
         if offset is not None:
-            await inbox.confirmed(offset)
+            try:
+                await inbox.confirmed(offset)
+            except StoreError as exc:  # only tidying: the next poll tries again
+                logger.warning("could not tidy the inbox: %s", exc)
         if not updates:
             continue
         fresh = await _store(inbox, updates)

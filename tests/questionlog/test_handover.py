@@ -77,3 +77,29 @@ async def test_cases_are_counted_per_local_day(tmp_path: Path) -> None:
         await desk.open_case(**case_fields("b"), now=datetime(2026, 11, 29, 10, 0, tzinfo=UTC))
         counts = await desk.per_day(zone=oslo, since=NOW - timedelta(days=30))
     assert counts == {datetime(2026, 11, 29).date(): 2}
+
+
+async def test_a_failed_inbox_batch_leaves_nothing_half_stored(tmp_path: Path) -> None:
+    import sqlite3
+
+    import pytest
+
+    from bot.questionlog import StoreError
+    from bot.questionlog.inbox import Inbox
+
+    path = tmp_path / "inbox.sqlite3"
+    async with Inbox(path) as inbox:
+        with sqlite3.connect(path) as conn:
+            conn.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON inbox WHEN NEW.update_id = 11"
+                " BEGIN SELECT RAISE(ABORT, 'disk trouble'); END"
+            )
+        conn.close()
+        with pytest.raises(StoreError):
+            await inbox.add([{"update_id": 10}, {"update_id": 11}])
+        with sqlite3.connect(path) as conn:
+            conn.execute("DROP TRIGGER refuse")
+        conn.close()
+        # The retry stores and hands out both: update 10 was not left half-stored.
+        fresh = await inbox.add([{"update_id": 10}, {"update_id": 11}])
+        assert [u["update_id"] for u in fresh] == [10, 11]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.devtools.standin import SentMessage
+from bot.questionlog.privacy import redact_personal_data
 
 from .support import ADMIN, DECLINED, GROUP, LEGEVAKT, USER, Harness, HarnessFactory
 
@@ -47,7 +48,7 @@ async def send_case(bot: Harness, question: str = DECLINED) -> tuple[SentMessage
         lambda: bot.standin.push_callback(USER, reply, handover_data(reply)), chat_id=USER
     )
     assert "Bare spørsmålet sendes" in confirm.text
-    assert question in confirm.text
+    assert redact_personal_data(question) in confirm.text  # what will be sent, redacted
     send = next(d for d in confirm.callback_data if d.startswith("hc:"))
     staff = await bot.reply_to(
         lambda: bot.standin.push_callback(USER, confirm, send), chat_id=STAFF_CHAT
@@ -248,3 +249,31 @@ async def test_handover_through_the_real_bot_process(
     assert bot.process is not None
     assert bot.process.returncode == 0, bot.stderr
     assert "Kari" not in bot.stderr
+
+
+async def test_the_staff_chat_never_sees_personal_data_the_resident_wrote(
+    staffed: Harness,
+) -> None:
+    question = "Kan jeg ringe dere på 98765432 om bossdunken? Og hva med eiendomsskatten?"
+    _, staff = await send_case(staffed, question)
+    assert "98765432" not in staff.text
+    [case] = cases(staffed.database)
+    assert "98765432" not in case["question"]
+    assert "98765432" not in case["bot_reply"]
+
+
+async def test_a_staff_answer_telegram_refuses_is_reported_to_staff(staffed: Harness) -> None:
+    _, staff = await send_case(staffed)
+    staffed.standin.inject(
+        "sendMessage", status=400, description="Bad Request: message is too long"
+    )
+    notice = await staffed.reply_to(
+        lambda: staffed.standin.push_message(
+            STAFF_MEMBER, STAFF_ANSWER, chat_id=STAFF_CHAT, chat_type="supergroup", reply_to=staff
+        ),
+        chat_id=STAFF_CHAT,
+    )
+    assert "kom ikke fram" in notice.text
+    [case] = cases(staffed.database)
+    assert case["staff_answer"] is None
+    assert case["closed_at"] is None  # still open: staff can try again
