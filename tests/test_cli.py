@@ -557,3 +557,45 @@ def test_forget_takes_a_numeric_user_id(run_cli):
     proc = run_cli("forget", "not-a-number")
     assert proc.returncode == 2
     assert "invalid int value" in proc.stderr
+
+
+def test_ask_json_conversation_keeps_each_conversations_topic(run_cli):
+    lines = [
+        {"conversation": "a", "question": "Blir legevakten på Sørumsand beholdt?"},
+        {"conversation": "b", "question": "Hva skjer med eiendomsskatten?"},
+        {"conversation": "a", "question": "og hva med Fet?"},
+        {"conversation": "b", "question": "hvor mye er den?"},
+        {"conversation": 7, "question": "og hva med Fet?"},
+    ]
+    proc = run_cli(
+        "ask", "--json", "--conversation", input="".join(json.dumps(x) + "\n" for x in lines)
+    )
+    assert proc.returncode == 0, proc.stderr
+    replies = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["conversation"] for r in replies] == ["a", "b", "a", "b", "7"]
+    # "og hva med Fet?" leans on conversation a's topic, the clinic at Sørumsand …
+    assert replies[2]["outcome"] == "related"
+    assert replies[2]["related"]["entry_id"] == "legevakt-sorumsand"
+    # … "hvor mye er den?" on b's, the property tax, which says how much …
+    assert replies[3]["outcome"] == "answered"
+    assert replies[3]["entry_id"] == "eiendomsskatt-2-promille"
+    # … and a new conversation has no topic to lean on.
+    assert replies[4]["outcome"] != "related" or replies[4]["related"]["entry_id"] != (
+        "legevakt-sorumsand"
+    )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "not json",
+        '["a", "b"]',
+        '{"conversation": "a"}',
+        '{"conversation": "a", "question": null}',
+        '{"conversation": true, "question": "hei"}',
+    ],
+)
+def test_ask_json_conversation_refuses_a_bad_line_in_one_line(run_cli, line: str):
+    proc = run_cli("ask", "--json", "--conversation", input=line + "\n")
+    assert proc.returncode == 2
+    assert _one_error_line(proc.stderr).startswith("error: line 1: expected")

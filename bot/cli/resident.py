@@ -88,13 +88,19 @@ def _conversations(kb: KnowledgeBase, matcher: Matcher) -> int:
     for number, line in enumerate(sys.stdin, 1):
         if not line.strip():
             continue
+        expected = f'line {number}: expected {{"conversation": ID, "question": TEXT}}'
         try:
             item = json.loads(line)
-            key, question = str(item["conversation"]), str(item["question"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise UsageError(
-                f'line {number}: expected {{"conversation": ID, "question": TEXT}} ({exc})'
-            ) from None
+        except ValueError as exc:
+            raise UsageError(f"{expected} ({exc})") from None
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("question"), str)
+            or isinstance(item.get("conversation"), bool)
+            or not isinstance(item.get("conversation"), str | int)
+        ):
+            raise UsageError(f"{expected}, the id a string or a number, the question text")
+        key, question = str(item["conversation"]), item["question"]
         payload, topic = ask_payload(kb, matcher, question, topic=conversations.get(key))
         conversations.remember(key, topic)
         print(json.dumps({"conversation": key, **payload}, ensure_ascii=False), flush=True)
