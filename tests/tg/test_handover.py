@@ -277,3 +277,17 @@ async def test_a_staff_answer_telegram_refuses_is_reported_to_staff(staffed: Har
     [case] = cases(staffed.database)
     assert case["staff_answer"] is None
     assert case["closed_at"] is None  # still open: staff can try again
+
+
+async def test_several_staff_replies_to_one_case_are_all_relayed(staffed: Harness) -> None:
+    _, staff = await send_case(staffed)
+    for text in ("Vi sjekker saken.", "Nå har vi svaret: tømming skjer på tirsdager."):
+        relayed = await staffed.reply_to(
+            lambda text=text: staffed.standin.push_message(
+                STAFF_MEMBER, text, chat_id=STAFF_CHAT, chat_type="supergroup", reply_to=staff
+            ),
+            chat_id=USER,
+        )
+        assert text in relayed.text
+    [case] = cases(staffed.database)
+    assert case["staff_answer"] == "Nå har vi svaret: tømming skjer på tirsdager."
