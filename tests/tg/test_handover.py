@@ -289,5 +289,9 @@ async def test_several_staff_replies_to_one_case_are_all_relayed(staffed: Harnes
             chat_id=USER,
         )
         assert text in relayed.text
+    # Each relay is confirmed in the staff chat once it is recorded.
+    await staffed.standin.wait_for(
+        lambda: sum(m.text.startswith("✅") for m in staffed.standin.sent_messages) == 2
+    )
     [case] = cases(staffed.database)
     assert case["staff_answer"] == "Nå har vi svaret: tømming skjer på tirsdager."
