@@ -1147,3 +1147,14 @@ def test_a_follow_up_naming_a_place_the_passage_does_not_gets_an_honest_partial_
     assert after.reply.outcome == RELATED
     assert after.reply.as_text().startswith("Dokumentene sier ikke noe om Fet.")
     assert after.reply.entry == before.reply.entry
+
+
+def test_two_questions_each_fitting_two_passages_are_read_together(shipped_matcher: Matcher):
+    from bot.core.dialogue import respond
+
+    message = "Skal nye kommunale bygg være plusshus, og får de solceller på taket?"
+    reply = respond(shipped_matcher.kb, shipped_matcher, message).reply
+    assert reply.outcome == ANSWERED
+    assert reply.entry is not None
+    assert reply.entry.id == "kommunale-bygg-plusshus-solceller"
+    assert not reply.more  # one passage answers both: given once, no "mente du" beside it

@@ -115,6 +115,19 @@ def respond(
             alone = matcher.match(question)
             if alone.outcome == ANSWERED:
                 result, context = alone, ""
+        if result.outcome == AMBIGUOUS and len(message.questions) > 1 and leans_on is None:
+            # "Skal nye kommunale bygg være plusshus, og får de solceller på taket?": each
+            # half fits two passages, both together fit one. The message's other
+            # questions are this one's context.
+            others = " ".join(q for j, q in enumerate(message.questions) if j != i)
+            together = matcher.match(
+                question,
+                context=f"{others} {message.context}".strip(),
+                context_weight=settings.follow_up_weight,
+                story=False,
+            )
+            if together.outcome == ANSWERED:
+                result = together
         results.append(result)
         understood.append(cut(f"{context} {question}".strip()) if context else question)
     results, understood = _distinct(results, understood)
@@ -155,10 +168,15 @@ def _finds(result: MatchResult, entry_id: str | None) -> bool:
 def _distinct(
     results: list[MatchResult], understood: list[str]
 ) -> tuple[list[MatchResult], list[str]]:
-    """Returns the results with one per entry: two questions finding one passage get it once."""
+    """Returns the results with one per entry: two questions finding one passage get it once,
+    and a "mente du" is left out when another question of the message was answered with
+    the passage it would offer first (the answer settles it)."""
+    answered = {r.best.entry_id for r in results if r.outcome == ANSWERED and r.best}
     seen: set[str] = set()
     kept: list[tuple[MatchResult, str]] = []
     for result, question in zip(results, understood, strict=True):
+        if result.outcome == AMBIGUOUS and result.best and result.best.entry_id in answered:
+            continue
         entry_id = result.best.entry_id if result.best and result.outcome != DECLINED else None
         if entry_id is not None and entry_id in seen:
             continue
