@@ -73,3 +73,14 @@ def test_a_changed_knowledge_file_is_noticed(knowledge_copy: Path) -> None:
     assert new_question in kb.by_id["legevakt-sorumsand"].questions
     [new] = cache_files(knowledge_copy)
     assert new != old  # a new key; the stale cache is gone
+
+
+def test_a_restored_index_is_the_built_one(shipped_kb) -> None:
+    from bot.core.matcher import Matcher
+
+    built = Matcher(shipped_kb)
+    restored = Matcher.restore(shipped_kb, built.export())
+    a, b = built._index, restored._index
+    assert a.phrasings == b.phrasings
+    assert (a.weights, a.postings, a.idf, a.vocab) == (b.weights, b.postings, b.idf, b.vocab)
+    assert (a.holding, a.shapes, a.synonyms) == (b.holding, b.shapes, b.synonyms)

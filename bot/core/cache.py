@@ -29,7 +29,7 @@ from bot.core.sources import Paragraph, Section, SourceDocument, SourceMeta
 logger = logging.getLogger(__name__)
 
 CACHE_DIR = ".cache"
-FORMAT = 1
+FORMAT = 2
 _CORE = Path(__file__).resolve().parent
 
 

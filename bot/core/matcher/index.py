@@ -194,8 +194,9 @@ def index_data(index: Index) -> dict[str, object]:
     for entry_phrasings in index.phrasings:
         rows = []
         for ph in entry_phrasings:
-            words_ = [[table.setdefault(alts, len(table)), idf] for alts, idf in ph.words]
-            rows.append([ph.text, ph.tokens, ph.keyword, words_, ph.whole])
+            # A word's IDF, the phrasing's stems and its whole follow from the rest.
+            ids = [table.setdefault(alts, len(table)) for alts, _ in ph.words]
+            rows.append([ph.text, ph.keyword, ids])
         phrasings.append(rows)
     return {
         "weights": index.weights,
@@ -215,13 +216,18 @@ def index_from_data(data: dict[str, Any], entries: Sequence[Entry]) -> Index:
     if len(weights) != len(entries) or len(data["phrasings"]) != len(entries):
         raise ValueError("the cached index does not fit the entries")
     alternatives = [tuple((str(w), float(x)) for w, x in alts) for alts in data["alternatives"]]
+    idf: dict[str, float] = data["idf"]
     phrasings: list[list[Phrasing]] = []
     holding: list[dict[str, list[int]]] = []
     for rows in data["phrasings"]:
         entry_phrasings = []
         lookup: dict[str, list[int]] = defaultdict(list)
-        for i, (text, tokens, keyword, words_, whole) in enumerate(rows):
-            ph_words = tuple((alternatives[a], float(idf)) for a, idf in words_)
+        for i, (text, keyword, ids) in enumerate(rows):
+            # As build_index computes them: a word weighs its most informative reading.
+            ph_words = tuple(
+                (alts, max(idf.get(a, 0.0) for a, _ in alts))
+                for alts in (alternatives[n] for n in ids)
+            )
             vocabulary: dict[str, float] = {}
             for alts, _ in ph_words:
                 for a, strength in alts:
@@ -232,11 +238,11 @@ def index_from_data(data: dict[str, Any], entries: Sequence[Entry]) -> Index:
             entry_phrasings.append(
                 Phrasing(
                     text=str(text),
-                    tokens=str(tokens),
+                    tokens=" ".join(sorted({alts[0][0] for alts, _ in ph_words})),
                     keyword=bool(keyword),
                     vocabulary=vocabulary,
                     words=ph_words,
-                    whole=float(whole),
+                    whole=sum(x for _, x in ph_words),
                 )
             )
         phrasings.append(entry_phrasings)
@@ -249,7 +255,7 @@ def index_from_data(data: dict[str, Any], entries: Sequence[Entry]) -> Index:
         entries=list(entries),
         weights=weights,
         postings=dict(postings),
-        idf=data["idf"],
+        idf=idf,
         unknown_idf=float(data["unknown_idf"]),
         vocab=sorted(postings),
         synonyms={k: tuple(v) for k, v in data["synonyms"].items()},
