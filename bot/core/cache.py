@@ -177,6 +177,7 @@ def _relative(path: Path, directory: Path) -> str:
 
 
 def _section_data(section: Section) -> list[Any]:
+    """Returns a section as plain data: path, line, text and its paragraphs."""
     paragraphs = [[p.text, p.line, p.start] for p in section.paragraphs]
     return [list(section.path), section.line, section.text, paragraphs]
 
@@ -191,15 +192,7 @@ def _kb_data(kb: KnowledgeBase, directory: Path) -> dict[str, Any]:
             sid: {
                 "meta": doc.meta.model_dump(),
                 "path": _relative(doc.path, directory),
-                "sections": [
-                    [
-                        list(sec.path),
-                        sec.line,
-                        sec.text,
-                        [[p.text, p.line, p.start] for p in sec.paragraphs],
-                    ]
-                    for sec in doc.sections.values()
-                ],
+                "sections": [_section_data(sec) for sec in doc.sections.values()],
             }
             for sid, doc in kb.sources.items()
         },

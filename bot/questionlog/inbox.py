@@ -134,11 +134,3 @@ class Inbox(OwnTable):
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read the inbox: {exc}") from exc
         return None if row is None or row[0] is None else int(row[0]) + 1
-
-    async def counts(self) -> tuple[int, int]:
-        """Returns how many updates wait and how many answered ones are still remembered."""
-        async with self._db().execute("SELECT sum(done = 0), sum(done = 1) FROM inbox") as cursor:
-            row = await cursor.fetchone()
-        if row is None:
-            return 0, 0
-        return int(row[0] or 0), int(row[1] or 0)
