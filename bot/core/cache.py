@@ -1,13 +1,15 @@
 """The knowledge cache: the loaded, validated base and its index, kept on disk.
 
 Reading and validating thousands of entries and building their index takes seconds;
-loading what they became takes a fraction of that. The cache is one JSON file in
+loading what they became takes a fraction of that. The cache is one file in
 ``<knowledge>/.cache/``, named by a key over the knowledge files' contents, the matcher's
 settings and the answering code itself, so a changed file or a new version of the code
-finds no cache and builds afresh. JSON, not pickle: a cache file is only ever read as
-data. Its first line is the SHA-256 of the rest; a damaged, stale or unreadable cache
-is ignored and rebuilt, never trusted. A knowledge directory that cannot be written
-just goes without.
+finds no cache and builds afresh. Its first line is the SHA-256 of the rest; then the
+length of a JSON head (the entries, the vocabulary and where each array lies), the head,
+and the index's numpy arrays as raw bytes, read where they lie. Data only, never a
+pickle: a cache file cannot run code. A damaged, stale or unreadable cache is ignored
+and rebuilt, never trusted. A knowledge directory that cannot be written just goes
+without.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ import hashlib
 import json
 import logging
 import os
+import struct
 import tempfile
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from bot.core.knowledge import Entry, KnowledgeBase, knowledge_files, load_knowledge
 from bot.core.matcher import Matcher, Settings
@@ -29,7 +34,11 @@ from bot.core.sources import Paragraph, Section, SourceDocument, SourceMeta
 logger = logging.getLogger(__name__)
 
 CACHE_DIR = ".cache"
-FORMAT = 2
+FORMAT = 3
+# The length of the JSON head, before it.
+_SIZE = struct.Struct("<Q")
+# The only kinds of array a cache holds: integers, floats and bytes, never objects.
+_DTYPES = frozenset({"<i8", "<u8", "<f8", "|u1"})
 _CORE = Path(__file__).resolve().parent
 
 
@@ -69,7 +78,7 @@ def load_answering(
     settings = settings or Settings()
     key = _key_or_none(directory, settings)
     if key is not None:
-        cached = _read(directory / CACHE_DIR / f"knowledge-{key}.json", directory, settings)
+        cached = _read(directory / CACHE_DIR / f"knowledge-{key}.bin", directory, settings)
         if cached is not None:
             return cached
     kb = load_knowledge(directory)
@@ -91,16 +100,29 @@ def _key_or_none(directory: Path, settings: Settings) -> str | None:
 def _read(path: Path, directory: Path, settings: Settings) -> tuple[KnowledgeBase, Matcher] | None:
     """Returns what a cache file holds, or None when it is missing, damaged or stale."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as stream:
+            check = stream.readline().strip()
+            size = stream.read(_SIZE.size)
+            head = stream.read(_SIZE.unpack(size)[0] if len(size) == _SIZE.size else 0)
+            # The arrays stay in this buffer: the index reads them where they lie.
+            rest = stream.read()
     except OSError:
         return None
     try:
-        head, _, body = raw.partition(b"\n")
-        if hashlib.sha256(body).hexdigest().encode() != head:
+        digest = hashlib.sha256(size)
+        digest.update(head)
+        digest.update(rest)
+        if digest.hexdigest().encode() != check:
             raise ValueError("checksum mismatch")
-        data = json.loads(body)
+        data = json.loads(head)
+        del head
+        arrays = {}
+        for name, dtype, count, at in data["arrays"]:
+            if dtype not in _DTYPES:
+                raise ValueError(f"unexpected array type {dtype!r}")
+            arrays[str(name)] = np.frombuffer(rest, dtype=dtype, count=int(count), offset=int(at))
         kb = _kb_from_data(data["kb"], directory)
-        return kb, Matcher.restore(kb, data["matcher"], settings=settings)
+        return kb, Matcher.restore(kb, (data["index"], arrays), settings=settings)
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         logger.warning("ignoring a damaged knowledge cache %s (%s); rebuilding", path, exc)
         return None
@@ -111,22 +133,36 @@ def _write(directory: Path, key: str, kb: KnowledgeBase, matcher: Matcher) -> No
     folder = directory / CACHE_DIR
     try:
         folder.mkdir(exist_ok=True)
-        body = json.dumps(
-            {"kb": _kb_data(kb, directory), "matcher": matcher.export()},
+        index, arrays = matcher.export()
+        layout: list[list[object]] = []
+        at = 0
+        for name, array in arrays.items():
+            layout.append([name, array.dtype.str, len(array), at])
+            # Each array starts on an 8-byte boundary, so it is read where it lies.
+            at += -(-array.nbytes // 8) * 8
+        head = json.dumps(
+            {"kb": _kb_data(kb, directory), "index": index, "arrays": layout},
             ensure_ascii=False,
             separators=(",", ":"),
         ).encode()
-        head = hashlib.sha256(body).hexdigest().encode()
+        body = [_SIZE.pack(len(head)), head]
+        for array in arrays.values():
+            raw = np.ascontiguousarray(array).tobytes()
+            body += [raw, bytes(-len(raw) % 8)]
+        digest = hashlib.sha256()
+        for part in body:
+            digest.update(part)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".knowledge-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as out:
-                out.write(head + b"\n" + body)
-            target = folder / f"knowledge-{key}.json"
+                out.write(digest.hexdigest().encode() + b"\n")
+                out.writelines(body)
+            target = folder / f"knowledge-{key}.bin"
             os.replace(tmp, target)
         except OSError:
             Path(tmp).unlink(missing_ok=True)
             raise
-        for old in folder.glob("knowledge-*.json"):
+        for old in folder.glob("knowledge-*"):
             if old != target:
                 old.unlink(missing_ok=True)
     except OSError as exc:

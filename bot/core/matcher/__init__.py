@@ -23,7 +23,7 @@ from rapidfuzz import fuzz, process
 
 from bot.core.facts import NAMED, asked_kinds, holds, kind_of, names_in
 from bot.core.knowledge import KnowledgeBase, phrasing_key
-from bot.core.matcher.index import build_index, index_data, index_from_data
+from bot.core.matcher.index import build_index, index_from_parts, index_parts
 from bot.core.matcher.model import (
     AMBIGUOUS,
     ANSWERED,
@@ -47,6 +47,8 @@ from bot.core.text import (
 )
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
+
     from bot.core.matcher.wording import WordingModel
 
 
@@ -76,40 +78,36 @@ class Matcher:
         kb: KnowledgeBase,
         *,
         settings: Settings | None = None,
-        _cached: dict[str, Any] | None = None,
+        _cached: tuple[dict[str, Any], dict[str, npt.NDArray[Any]]] | None = None,
     ) -> None:
         self.kb = kb
         self.settings = settings or Settings()
         with _collector_held():
             if _cached is None:
                 self._index = build_index(kb.entries, kb.synonyms, self.settings)
-                # Each phrasing and title, as its folded words, to its entry.
-                self._phrasings: dict[str, str] = {}
-                for entry in kb.entries:
-                    for text in (*entry.questions, entry.title):
-                        key = phrasing_key(text)
-                        if key:
-                            self._phrasings.setdefault(key, entry.id)
             else:
-                self._index = index_from_data(_cached["index"], kb.entries)
-                self._phrasings = {str(k): str(v) for k, v in _cached["phrasings"].items()}
+                head, arrays = _cached
+                self._index = index_from_parts(head, arrays, kb.entries, self.settings)
         self._scorer = Scorer(self._index, self.settings)
         self._words_of: dict[str, frozenset[str]] = {}
         self._wording: WordingModel | None = None  # built on first need (see wording)
         self._position = {entry.id: i for i, entry in enumerate(self._index.entries)}
-        self._phrasing_keys = list(self._phrasings)
 
     @classmethod
     def restore(
-        cls, kb: KnowledgeBase, data: dict[str, Any], *, settings: Settings | None = None
+        cls,
+        kb: KnowledgeBase,
+        parts: tuple[dict[str, Any], dict[str, npt.NDArray[Any]]],
+        *,
+        settings: Settings | None = None,
     ) -> Matcher:
-        """Returns a matcher from ``export``'s data without building the index again
-        (raises KeyError, TypeError or ValueError when the data does not fit)."""
-        return cls(kb, settings=settings, _cached=data)
+        """Returns a matcher from ``export``'s data and arrays without building the index
+        again (raises KeyError, TypeError or ValueError when they do not fit)."""
+        return cls(kb, settings=settings, _cached=parts)
 
-    def export(self) -> dict[str, Any]:
-        """Returns the built index as plain data, for the disk cache (see core.cache)."""
-        return {"index": index_data(self._index), "phrasings": self._phrasings}
+    def export(self) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+        """Returns the built index as plain data and arrays, for the disk cache."""
+        return index_parts(self._index)
 
     def rank(self, question: str, *, limit: int | None = None) -> list[Candidate]:
         """Returns the entries best matching a question, best first, with their scores."""
@@ -225,22 +223,32 @@ class Matcher:
         key = phrasing_key(question)
         if not key:
             return None
-        entry_id = self._phrasings.get(key)
-        if entry_id is None:
+        ix = self._index
+        position = ix.exact(key)
+        if position is None:
+            if not ranked:
+                return None
+            # A near-exact wording counts only for an entry the scores also put first,
+            # and only if no other candidate has a wording nearer still.
+            keys: list[str] = []
+            owners: list[int] = []
+            for candidate in ranked:
+                at = self._position[candidate.entry_id]
+                for own in ix.details[at].keys:
+                    keys.append(own)
+                    owners.append(at)
             found = process.extractOne(
                 key,
-                self._phrasing_keys,
+                keys,
                 scorer=fuzz.ratio,
                 processor=None,
                 score_cutoff=self.settings.exact_ratio,
             )
-            if found is None:
+            if found is None or ix.entries[owners[found[2]]].id != ranked[0].entry_id:
                 return None
-            entry_id = self._phrasings[found[0]]
-            # A near-exact wording counts only for an entry the scores also put first.
-            if not ranked or ranked[0].entry_id != entry_id:
-                return None
-        return Candidate(entry_id, 100.0, self.kb.by_id[entry_id].label)
+            position = owners[found[2]]
+        entry = ix.entries[position]
+        return Candidate(entry.id, 100.0, entry.label)
 
     def about(self, question: str, entry_id: str, *, context: str = "") -> MatchResult:
         """Returns the answer to a question that asks only what kind of fact it wants about
@@ -298,7 +306,7 @@ class Matcher:
         """
         if exact:
             return "person" if OFFICE_CUE in tokens else None
-        weights = self._index.weights[self._position[entry_id]]
+        weights = self._index.details[self._position[entry_id]].weights
         passage = self.kb.by_id[entry_id].answer
         # "Har Lørenskog også …?": the passage says nothing about a name it never uses.
         # Norwegian only: English capitalises languages, holidays and much else.
@@ -336,7 +344,7 @@ class Matcher:
         tokens = [t for t in dict.fromkeys(content_stems(cut(question))) if t[0] not in "?!"]
         if not tokens:
             return None
-        weights = self._index.weights[self._position[entry_id]]
+        weights = self._index.details[self._position[entry_id]].weights
         found = sum(
             1
             for t in tokens
@@ -348,10 +356,6 @@ class Matcher:
         """Returns the kinds of fact a question asks for (a time, a place, an amount …)."""
         question = cut(question)
         return asked_kinds(question, list(dict.fromkeys(content_stems(question))))
-
-    @property
-    def vocabulary_size(self) -> int:
-        return len(self._index.vocab)
 
 
 __all__ = [

@@ -1,32 +1,71 @@
 """The matcher's index: each entry's stems from its phrasings, keywords, passage and
-section, compounds split into their parts, staff synonyms folded in, IDF weights."""
+section, compounds split into their parts, staff synonyms folded in, IDF weights.
+
+The index has two halves. The postings (which entries hold each word, how strongly) are
+numpy arrays, so a question's coverage of every entry is summed in a few vectorised
+steps however large the base. The details of one entry (its phrasings, their words,
+its field weights) are needed only when the entry is a candidate: a built index holds
+them as objects, a cached one decodes them from the cache on first use, so ``ask`` on
+a base of 10,000 entries neither reads nor keeps the details of entries never asked.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple, overload
 
-from bot.core.knowledge import Entry
+import numpy as np
+import numpy.typing as npt
+
+from bot.core.knowledge import Entry, phrasing_key
 from bot.core.matcher.model import Settings
 from bot.core.text import OFFICE_CUE, content_stems, stem, surface, words
 
 _SENTENCE = re.compile(r"(?<=[.!?:])\s+")
 
+# Decoded details kept per cached index: a candidate's details are read again for
+# every question that finds it, but a long-running bot must not end up holding all.
+DETAILS_KEPT = 2048
 
-@dataclass
-class Phrasing:
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+Alternatives = tuple[tuple[str, float], ...]
+Reading = tuple[Alternatives, float]  # a phrasing word's alternatives and its IDF
+
+
+# Phrasing and Detail are named tuples of strings, numbers, tuples and flat dicts: the
+# collector stops tracking such objects, so the details a cached index decodes while
+# answering do not lengthen every later full collection.
+
+
+class Phrasing(NamedTuple):
     """One phrasing (or keyword) of an entry, reduced to weighted word alternatives."""
 
     text: str
     tokens: str  # space-joined stems, for rapidfuzz
-    keyword: bool = False
-    vocabulary: dict[str, float] = field(default_factory=dict)  # stem or part: how whole
-    words: tuple[tuple[tuple[tuple[str, float], ...], float], ...] = ()  # (stem, parts), idf
-    whole: float = 0.0  # the phrasing's information: the sum of its words' IDF
+    keyword: bool
+    vocabulary: dict[str, float]  # stem or part: how whole
+    words: tuple[Reading, ...]  # per word: (stem, parts), idf
+    whole: float  # the phrasing's information: the sum of its words' IDF
+
+
+class Detail(NamedTuple):
+    """What the index knows of one entry beyond its postings, read when it is a candidate."""
+
+    weights: dict[str, float]  # word: the weight of the strongest field holding it
+    phrasings: tuple[Phrasing, ...]
+    # Which of its phrasings hold a word, so a question is fitted only against
+    # phrasings sharing a word with it; and its phrasings' shapes (see surface).
+    holding: dict[str, int]  # word: a bit set of the phrasings holding it
+    shapes: tuple[str, ...]
+    keys: tuple[str, ...]  # its phrasings' and title's folded words (see phrasing_key)
 
 
 @dataclass
@@ -34,17 +73,47 @@ class Index:
     """The entries' words, weights and phrasings, ready for scoring."""
 
     entries: list[Entry]
-    weights: list[dict[str, float]]
-    postings: dict[str, list[tuple[int, float]]]
-    idf: dict[str, float]
+    idf: dict[str, float]  # every indexed word, with its IDF
     unknown_idf: float
-    vocab: list[str]
+    vocab: list[str]  # the indexed words, sorted
     synonyms: dict[str, tuple[str, ...]]
-    phrasings: list[list[Phrasing]] = field(default_factory=list)
-    # Per entry: which of its phrasings hold a word, so a question is fitted only
-    # against phrasings sharing a word with it; and its phrasings' shapes (see surface).
-    holding: list[dict[str, list[int]]] = field(default_factory=list)
-    shapes: list[list[str]] = field(default_factory=list)
+    # The postings of vocab[k]: entries posted[starts[k]:starts[k + 1]], with the
+    # weights strengths[…] of the strongest field holding the word.
+    starts: IntArray
+    posted: IntArray
+    strengths: FloatArray
+    details: Sequence[Detail]
+    # Each phrasing's and title's key, hashed and sorted, with its entry's position.
+    exact_hashes: npt.NDArray[np.uint64]
+    exact_owners: IntArray
+    term: dict[str, int] = field(default_factory=dict)  # word → its position in vocab
+
+    def __post_init__(self) -> None:
+        if not self.term:
+            self.term = {word: k for k, word in enumerate(self.vocab)}
+
+    def postings(self, word: str) -> tuple[IntArray, FloatArray]:
+        """Returns the entries holding an indexed word and how strongly each holds it."""
+        k = self.term[word]
+        lo, hi = int(self.starts[k]), int(self.starts[k + 1])
+        return self.posted[lo:hi], self.strengths[lo:hi]
+
+    def exact(self, key: str) -> int | None:
+        """Returns the position of the entry with a phrasing or title of this key, or None."""
+        if not key:
+            return None
+        hashed = _hash(key)
+        at = int(np.searchsorted(self.exact_hashes, hashed))
+        if at == len(self.exact_hashes) or int(self.exact_hashes[at]) != hashed:
+            return None
+        position = int(self.exact_owners[at])
+        # A hash names the entry; its own keys confirm it.
+        return position if key in self.details[position].keys else None
+
+
+def _hash(key: str) -> int:
+    """Returns a stable 64-bit hash of a phrasing key (the same in every process)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
 
 
 def build_index(
@@ -77,10 +146,9 @@ def build_index(
     base_vocab.update(t for ts in synonym_map.values() for t in ts)
 
     splits: dict[str, tuple[str, ...]] = {}
+    shared: dict[str, Alternatives] = {}
 
-    shared: dict[str, tuple[tuple[str, float], ...]] = {}
-
-    def alternatives(token: str) -> tuple[tuple[str, float], ...]:
+    def alternatives(token: str) -> Alternatives:
         # A phrasing word is matched by itself, or more weakly by one of its parts;
         # one tuple per distinct word, shared by every phrasing that uses it.
         found = shared.get(token)
@@ -90,7 +158,7 @@ def build_index(
         return found
 
     weights: list[dict[str, float]] = []
-    phrasings: list[list[Phrasing]] = []
+    drafts: list[list[tuple[str, bool, list[Alternatives]]]] = []
     for entry, fields_, texts in zip(entries, raw_fields, fitted, strict=True):
         w: dict[str, float] = {}
         for toks, weight in fields_:
@@ -99,54 +167,125 @@ def build_index(
                 for part in split_compound(t, base_vocab, cache=splits):
                     w[part] = max(w.get(part, 0.0), weight * s.compound_part)
         weights.append(w)
-        phrasings.append(
+        # Keywords join the phrasings for the fit score (scaled down), so a resident's
+        # single everyday word ("skatt") can carry a question.
+        drafts.append(
             [
-                Phrasing(
-                    text=q,
-                    keyword=i >= len(entry.questions),
-                    tokens=" ".join(sorted(set(toks))),
-                    words=tuple((alternatives(t), 0.0) for t in dict.fromkeys(toks)),
-                )
-                # Keywords join the phrasings for the fit score (scaled down), so a
-                # resident's single everyday word ("skatt") can carry a question.
+                (q, i >= len(entry.questions), [alternatives(t) for t in dict.fromkeys(toks)])
                 for i, (q, (toks, _)) in enumerate(zip(texts, fields_, strict=False))
             ]
         )
 
-    postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for i, w in enumerate(weights):
-        for t, weight in w.items():
-            postings[t].append((i, weight))
+    frequency: Counter[str] = Counter(t for w in weights for t in w)
     n = max(len(entries), 1)
-    idf = {t: math.log(1.0 + n / len(p)) for t, p in postings.items()}
-    for entry_phrasings in phrasings:
-        for ph in entry_phrasings:
-            ph.words = tuple((alts, max(idf.get(a, 0.0) for a, _ in alts)) for alts, _ in ph.words)
-            vocabulary: dict[str, float] = {}
-            for alts, _ in ph.words:
-                for a, strength in alts:
-                    vocabulary[a] = max(vocabulary.get(a, 0.0), strength)
-            ph.vocabulary = vocabulary
-            ph.whole = sum(idf_ for _, idf_ in ph.words)
-    holding: list[dict[str, list[int]]] = []
-    for entry_phrasings in phrasings:
-        lookup: dict[str, list[int]] = defaultdict(list)
-        for i, ph in enumerate(entry_phrasings):
-            for word in ph.vocabulary:
-                lookup[word].append(i)
-        holding.append(dict(lookup))
+    idf = {t: math.log(1.0 + n / count) for t, count in frequency.items()}
+    vocab = sorted(idf)
+    readings = {token: _reading(alts, idf) for token, alts in shared.items()}
+    details = [
+        _detail(
+            entry,
+            w,
+            ((text, keyword, tuple(readings[a[0][0]] for a in alts)) for text, keyword, alts in ph),
+        )
+        for entry, w, ph in zip(entries, weights, drafts, strict=True)
+    ]
+    starts, posted, strengths = _postings(weights, vocab)
+    exact_hashes, exact_owners = _exact_table(details)
     return Index(
         entries=list(entries),
-        weights=weights,
-        postings=dict(postings),
         idf=idf,
         unknown_idf=math.log(1.0 + n / 1.0),
-        vocab=sorted(postings),
+        vocab=vocab,
         synonyms={k: tuple(sorted(v)) for k, v in synonym_map.items()},
-        phrasings=phrasings,
-        holding=holding,
-        shapes=[[surface(q) for q in entry.questions] for entry in entries],
+        starts=starts,
+        posted=posted,
+        strengths=strengths,
+        details=details,
+        exact_hashes=exact_hashes,
+        exact_owners=exact_owners,
     )
+
+
+def _reading(alternatives: Alternatives, idf: dict[str, float]) -> Reading:
+    """Returns a phrasing word's alternatives with its weight: its most informative one."""
+    return alternatives, max(idf.get(a, 0.0) for a, _ in alternatives)
+
+
+def _detail(
+    entry: Entry,
+    weights: dict[str, float],
+    phrasings: Iterable[tuple[str, bool, tuple[Reading, ...]]],
+    *,
+    shapes: tuple[str, ...] | None = None,
+    keys: tuple[str, ...] | None = None,
+) -> Detail:
+    """Returns an entry's details from its weights and its phrasings' word readings
+    (and its phrasings' shapes and keys, computed from the entry unless given)."""
+    out: list[Phrasing] = []
+    holding: dict[str, int] = {}
+    for i, (text, keyword, readings) in enumerate(phrasings):
+        vocabulary: dict[str, float] = {}
+        # Plain loops: a cached index reads the details of every new candidate.
+        for alternatives, _ in readings:
+            for a, strength in alternatives:
+                if strength > vocabulary.get(a, 0.0):
+                    vocabulary[a] = strength
+        for word in vocabulary:
+            holding[word] = holding.get(word, 0) | 1 << i
+        out.append(
+            Phrasing(
+                text=text,
+                tokens=" ".join(sorted({alternatives[0][0] for alternatives, _ in readings})),
+                keyword=keyword,
+                vocabulary=vocabulary,
+                words=readings,
+                whole=sum(x for _, x in readings),
+            )
+        )
+    if keys is None:
+        texts = (*entry.questions, entry.title)
+        keys = tuple(dict.fromkeys(k for k in map(phrasing_key, texts) if k))
+    return Detail(
+        weights=weights,
+        phrasings=tuple(out),
+        holding=holding,
+        shapes=tuple(surface(q) for q in entry.questions) if shapes is None else shapes,
+        keys=keys,
+    )
+
+
+def _postings(
+    weights: Sequence[dict[str, float]], vocab: Sequence[str]
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Returns the postings of every word as flat arrays (see Index)."""
+    term = {word: k for k, word in enumerate(vocab)}
+    terms: list[int] = []
+    owners: list[int] = []
+    values: list[float] = []
+    for position, w in enumerate(weights):
+        for word, weight in w.items():
+            terms.append(term[word])
+            owners.append(position)
+            values.append(weight)
+    term_arr = np.array(terms, dtype=np.int64)
+    # Stable: within a word's postings, entries stay in the base's order.
+    order = np.argsort(term_arr, kind="stable")
+    starts = np.zeros(len(vocab) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(term_arr, minlength=len(vocab)), out=starts[1:])
+    posted = np.array(owners, dtype=np.int64)[order]
+    strengths = np.array(values, dtype=np.float64)[order]
+    return starts, posted, strengths
+
+
+def _exact_table(details: Sequence[Detail]) -> tuple[npt.NDArray[np.uint64], IntArray]:
+    """Returns every phrasing key's hash, sorted, with its (first) entry's position."""
+    seen: dict[int, int] = {}
+    for position, detail in enumerate(details):
+        for key in detail.keys:
+            seen.setdefault(_hash(key), position)
+    hashes = np.array(sorted(seen), dtype=np.uint64)
+    owners = np.array([seen[int(h)] for h in hashes], dtype=np.int64)
+    return hashes, owners
 
 
 def asked(phrasing: str) -> list[str]:
@@ -182,84 +321,144 @@ def split_compound(
     return best
 
 
-def index_data(index: Index) -> dict[str, object]:
-    """Returns what a built index holds as plain data (JSON types), for the disk cache.
+# --------------------------------------------------------------------------- the cache
 
-    The word alternatives are stored once each, in a table the phrasings point into;
-    what can be derived cheaply (postings, vocabularies, the phrasings' lookups) is not
-    stored.
+
+def index_parts(index: Index) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+    """Returns a built index as plain data (JSON types) and arrays, for the disk cache.
+
+    Each entry's details are one small JSON document in a byte array, read back only
+    when the entry is first a candidate; what follows from the rest (a word's IDF, a
+    phrasing's vocabulary and stems) is not stored.
     """
-    table: dict[tuple[tuple[str, float], ...], int] = {}
-    phrasings = []
-    for entry_phrasings in index.phrasings:
-        rows = []
-        for ph in entry_phrasings:
-            # A word's IDF, the phrasing's stems and its whole follow from the rest.
-            ids = [table.setdefault(alts, len(table)) for alts, _ in ph.words]
-            rows.append([ph.text, ph.keyword, ids])
-        phrasings.append(rows)
-    return {
-        "weights": index.weights,
-        "idf": index.idf,
+    chunks: list[bytes] = []
+    for detail in index.details:
+        phrasings = [
+            [ph.text, ph.keyword, [[a for a, _ in alts] for alts, _ in ph.words]]
+            for ph in detail.phrasings
+        ]
+        document = {"w": detail.weights, "p": phrasings, "s": detail.shapes, "k": detail.keys}
+        chunks.append(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())
+    offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
+    np.cumsum([len(c) for c in chunks], out=offsets[1:])
+    head = {
+        "vocab": index.vocab,
         "unknown_idf": index.unknown_idf,
         "synonyms": {k: list(v) for k, v in index.synonyms.items()},
-        "alternatives": [[list(pair) for pair in alts] for alts in table],
-        "phrasings": phrasings,
-        "shapes": index.shapes,
     }
+    arrays: dict[str, npt.NDArray[Any]] = {
+        "idf": np.array([index.idf[w] for w in index.vocab], dtype=np.float64),
+        "starts": index.starts,
+        "posted": index.posted,
+        "strengths": index.strengths,
+        "exact_hashes": index.exact_hashes,
+        "exact_owners": index.exact_owners,
+        "detail_offsets": offsets,
+        "details": np.frombuffer(b"".join(chunks), dtype=np.uint8),
+    }
+    return head, arrays
 
 
-def index_from_data(data: dict[str, Any], entries: Sequence[Entry]) -> Index:
-    """Rebuilds an index from ``index_data`` (raises KeyError, TypeError or ValueError
+def index_from_parts(
+    head: dict[str, Any],
+    arrays: dict[str, npt.NDArray[Any]],
+    entries: Sequence[Entry],
+    settings: Settings,
+) -> Index:
+    """Returns the index ``index_parts`` stored (raises KeyError, TypeError or ValueError
     when the data does not fit, so a damaged cache is rebuilt, never trusted)."""
-    weights: list[dict[str, float]] = data["weights"]
-    if len(weights) != len(entries) or len(data["phrasings"]) != len(entries):
-        raise ValueError("the cached index does not fit the entries")
-    alternatives = [tuple((str(w), float(x)) for w, x in alts) for alts in data["alternatives"]]
-    idf: dict[str, float] = data["idf"]
-    phrasings: list[list[Phrasing]] = []
-    holding: list[dict[str, list[int]]] = []
-    for rows in data["phrasings"]:
-        entry_phrasings = []
-        lookup: dict[str, list[int]] = defaultdict(list)
-        for i, (text, keyword, ids) in enumerate(rows):
-            # As build_index computes them: a word weighs its most informative reading.
-            ph_words = tuple(
-                (alts, max(idf.get(a, 0.0) for a, _ in alts))
-                for alts in (alternatives[n] for n in ids)
-            )
-            vocabulary: dict[str, float] = {}
-            for alts, _ in ph_words:
-                for a, strength in alts:
-                    if strength > vocabulary.get(a, 0.0):
-                        vocabulary[a] = strength
-            for word in vocabulary:
-                lookup[word].append(i)
-            entry_phrasings.append(
-                Phrasing(
-                    text=str(text),
-                    tokens=" ".join(sorted({alts[0][0] for alts, _ in ph_words})),
-                    keyword=bool(keyword),
-                    vocabulary=vocabulary,
-                    words=ph_words,
-                    whole=sum(x for _, x in ph_words),
-                )
-            )
-        phrasings.append(entry_phrasings)
-        holding.append(dict(lookup))
-    postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for i, w in enumerate(weights):
-        for t, weight in w.items():
-            postings[t].append((i, weight))
+    vocab = [str(w) for w in head["vocab"]]
+    idf_values = arrays["idf"]
+    starts = arrays["starts"]
+    offsets = arrays["detail_offsets"]
+    if len(idf_values) != len(vocab) or len(starts) != len(vocab) + 1:
+        raise ValueError("the cached postings do not fit the vocabulary")
+    if len(offsets) != len(entries) + 1 or int(offsets[-1]) != len(arrays["details"]):
+        raise ValueError("the cached details do not fit the entries")
+    posted = arrays["posted"]
+    if len(posted) != int(starts[-1]) or (len(posted) and int(posted.max()) >= len(entries)):
+        raise ValueError("the cached postings do not fit the entries")
+    idf = dict(zip(vocab, idf_values.tolist(), strict=True))
     return Index(
         entries=list(entries),
-        weights=weights,
-        postings=dict(postings),
         idf=idf,
-        unknown_idf=float(data["unknown_idf"]),
-        vocab=sorted(postings),
-        synonyms={k: tuple(v) for k, v in data["synonyms"].items()},
-        phrasings=phrasings,
-        holding=holding,
-        shapes=data["shapes"],
+        unknown_idf=float(head["unknown_idf"]),
+        vocab=vocab,
+        synonyms={str(k): tuple(map(str, v)) for k, v in head["synonyms"].items()},
+        starts=starts,
+        posted=posted,
+        strengths=arrays["strengths"],
+        details=CachedDetails(
+            entries, arrays["details"], offsets, idf=idf, part_fit=settings.part_fit
+        ),
+        exact_hashes=arrays["exact_hashes"],
+        exact_owners=arrays["exact_owners"],
     )
+
+
+class CachedDetails(Sequence[Detail]):
+    """The entries' details in a cached index, each decoded on first use and kept a while."""
+
+    def __init__(
+        self,
+        entries: Sequence[Entry],
+        blob: npt.NDArray[np.uint8],
+        offsets: IntArray,
+        *,
+        idf: dict[str, float],
+        part_fit: float,
+    ) -> None:
+        self._entries = entries
+        self._blob = blob
+        self._offsets = offsets
+        self._idf = idf
+        self._part_fit = part_fit
+        self._readings: dict[str, Reading] = {}
+        # lru_cache is thread-safe: a review runs in a worker thread beside answering.
+        self._decode = lru_cache(maxsize=DETAILS_KEPT)(self._read)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @overload
+    def __getitem__(self, position: int) -> Detail: ...
+
+    @overload
+    def __getitem__(self, position: slice) -> Sequence[Detail]: ...
+
+    def __getitem__(self, position: int | slice) -> Detail | Sequence[Detail]:
+        if isinstance(position, slice):
+            return [self[i] for i in range(*position.indices(len(self)))]
+        if not -len(self) <= position < len(self):
+            raise IndexError(position)
+        return self._decode(position % len(self))
+
+    def _reading(self, alternatives: list[str]) -> Reading:
+        """Returns the reading of a phrasing word from its stem and parts: one per word,
+        shared by every phrasing that uses it, as in a built index."""
+        token = str(alternatives[0])
+        found = self._readings.get(token)
+        if found is None:
+            alts = ((token, 1.0), *((str(part), self._part_fit) for part in alternatives[1:]))
+            found = self._readings.setdefault(token, _reading(alts, self._idf))
+        return found
+
+    def _read(self, position: int) -> Detail:
+        lo, hi = int(self._offsets[position]), int(self._offsets[position + 1])
+        try:
+            document = json.loads(self._blob[lo:hi].tobytes())
+            phrasings = [
+                (str(text), bool(keyword), tuple(map(self._reading, alternatives)))
+                for text, keyword, alternatives in document["p"]
+            ]
+            detail = _detail(
+                self._entries[position],
+                document["w"],
+                phrasings,
+                shapes=tuple(str(shape) for shape in document["s"]),
+                keys=tuple(str(key) for key in document["k"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            # The cache's checksum held, so this is a bug, not damage: say which entry.
+            raise ValueError(f"cached details of entry {position} do not decode") from exc
+        return detail

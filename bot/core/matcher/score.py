@@ -5,10 +5,9 @@ resolved against the index's vocabulary first."""
 from __future__ import annotations
 
 import bisect
-import heapq
-from collections import defaultdict
 from collections.abc import Sequence
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from bot.core.matcher.index import Index, Phrasing, split_compound
@@ -35,13 +34,13 @@ class Scorer:
             # A cue only gates the answer (see _asks_beyond): matching it would pull every
             # "how do I" question towards the few entries whose phrasings say it so.
             return ()
-        if token in ix.postings:
+        if token in ix.idf:
             out[token] = 1.0
         for target in ix.synonyms.get(token, ()):
-            if target in ix.postings:
+            if target in ix.idf:
                 out[target] = max(out.get(target, 0.0), 1.0)
         if not out:
-            for part in split_compound(token, ix.postings, cache=self._split_cache):
+            for part in split_compound(token, ix.idf, cache=self._split_cache):
                 out[part] = s.compound_part
         if not out and len(token) >= s.typo_min_length:
             for word, score, _ in process.extract(
@@ -58,7 +57,7 @@ class Scorer:
             for target in list(out):
                 for syn in ix.synonyms.get(target, ()):
                     # A synonym group may name words no entry uses (yet).
-                    if syn in ix.postings:
+                    if syn in ix.idf:
                         out.setdefault(syn, out[target])
         if not out and len(token) >= s.typo_min_length:
             start = bisect.bisect_left(ix.vocab, token)
@@ -127,27 +126,9 @@ class Scorer:
         total = sum(token_idf)
         if not total:
             return []
-        coverage: dict[int, float] = defaultdict(float)
-        for exp, weight in zip(expansions, token_idf, strict=True):
-            best_for_entry: dict[int, float] = {}
-            for word, strength in exp:
-                for entry_index, field_weight in ix.postings[word]:
-                    value = strength * field_weight
-                    if value > best_for_entry.get(entry_index, 0.0):
-                        best_for_entry[entry_index] = value
-            for entry_index, value in best_for_entry.items():
-                coverage[entry_index] += weight * value
-        if not coverage:
+        top = self._covering(expansions, token_idf)
+        if not top:
             return []
-        # The best few only (with room for ties), not every covered entry sorted.
-        by_coverage = heapq.nlargest(2 * s.candidates + 1, coverage.items(), key=lambda kv: kv[1])
-        # Entries tied with the last one kept are kept too (up to twice as many), so
-        # file order does not decide which entries are considered.
-        cut_at = min(s.candidates, len(by_coverage))
-        limit_ties = min(2 * s.candidates, len(by_coverage))
-        while cut_at < limit_ties and by_coverage[cut_at][1] >= by_coverage[cut_at - 1][1] - 1e-9:
-            cut_at += 1
-        top = by_coverage[:cut_at]
         query_words: dict[str, float] = {}
         for token, exp, own in zip(tokens, expansions, strength_of, strict=True):
             for word, strength in exp:
@@ -158,11 +139,15 @@ class Scorer:
         for entry_index, cov in top:
             recall = cov / total
             best_f, phrasing = 0.0, ix.entries[entry_index].questions[0]
-            holding = ix.holding[entry_index]
-            sharing = {i for word in query_words for i in holding.get(word, ())}
-            entry_phrasings = ix.phrasings[entry_index]
-            for i in sorted(sharing):
-                ph = entry_phrasings[i]
+            detail = ix.details[entry_index]
+            holding = detail.holding
+            sharing = 0
+            for word in query_words:
+                sharing |= holding.get(word, 0)
+            entry_phrasings = detail.phrasings
+            for i, ph in enumerate(entry_phrasings):
+                if not sharing >> i & 1:
+                    continue
                 f = phrasing_fit(ph, query_words, expansions, token_idf, total)
                 if ph.keyword:
                     f *= s.keyword_fit
@@ -171,7 +156,7 @@ class Scorer:
                     phrasing = ix.entries[entry_index].questions[0] if ph.keyword else ph.text
             sim = fuzz.token_set_ratio(
                 query_tokens,
-                next((p.tokens for p in ix.phrasings[entry_index] if p.text == phrasing), ""),
+                next((p.tokens for p in entry_phrasings if p.text == phrasing), ""),
                 processor=None,
             )
             score = (
@@ -181,7 +166,7 @@ class Scorer:
             if s.surface_weight:
                 closest = process.extractOne(
                     shape,
-                    ix.shapes[entry_index],
+                    detail.shapes,
                     scorer=fuzz.ratio,
                     processor=None,
                     score_cutoff=0,
@@ -191,6 +176,49 @@ class Scorer:
             out.append(Candidate(entry.id, round(score, 1), entry.label))
         out.sort(key=lambda c: c.score, reverse=True)
         return out[:limit] if limit else out
+
+    def _covering(
+        self, expansions: list[tuple[tuple[str, float], ...]], token_idf: list[float]
+    ) -> list[tuple[int, float]]:
+        """Returns the entries covering most of the question's information, with how much.
+
+        Vectorised over the postings: each question word adds its weight times the
+        strongest of its readings to every entry holding one, so the cost grows with
+        the postings read, not with the base. Only the best few are kept (with room for
+        ties), not every covered entry sorted.
+        """
+        ix, s = self._index, self.settings
+        coverage = np.zeros(len(ix.entries))
+        for exp, weight in zip(expansions, token_idf, strict=True):
+            if len(exp) == 1:
+                entries, strengths = ix.postings(exp[0][0])
+                coverage[entries] += weight * (exp[0][1] * strengths)
+                continue
+            best = np.zeros(len(ix.entries))
+            for word, strength in exp:
+                entries, strengths = ix.postings(word)
+                best[entries] = np.maximum(best[entries], strength * strengths)
+            coverage += weight * best
+        covered = np.flatnonzero(coverage)
+        if not len(covered):
+            return []
+        keep = 2 * s.candidates + 1
+        values = coverage[covered]
+        if len(covered) > keep:
+            # Everything at least as good as the keep-th best, ties included …
+            least = np.partition(values, len(values) - keep)[len(values) - keep]
+            chosen = values >= least
+            covered, values = covered[chosen], values[chosen]
+        # … best first, ties in the base's order, so the order never depends on chance.
+        order = np.lexsort((covered, -values))[:keep]
+        by_coverage = list(zip(covered[order].tolist(), values[order].tolist(), strict=True))
+        # Entries tied with the last one kept are kept too (up to twice as many), so
+        # file order does not decide which entries are considered.
+        cut_at = min(s.candidates, len(by_coverage))
+        limit_ties = min(2 * s.candidates, len(by_coverage))
+        while cut_at < limit_ties and by_coverage[cut_at][1] >= by_coverage[cut_at - 1][1] - 1e-9:
+            cut_at += 1
+        return by_coverage[:cut_at]
 
 
 def phrasing_fit(
