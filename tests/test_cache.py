@@ -97,3 +97,63 @@ def test_a_restored_index_is_the_built_one(shipped_kb) -> None:
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
     assert len(a.details) == len(b.details)
     assert all(a.details[i] == b.details[i] for i in range(len(a.details)))
+
+
+STORY = (
+    "Vi har bodd på Fetsund lenge og har alltid hatt kort vei til legevakta på Sørumsand. "
+    "Nå hører jeg at den skal legges ned. Stemmer det?"
+)
+
+
+def wording_files(directory: Path) -> list[Path]:
+    return sorted((directory / CACHE_DIR).glob("wording-*.bin"))
+
+
+def test_the_wording_model_is_kept_beside_the_index_and_read_back(knowledge_copy: Path) -> None:
+    kb, matcher = load_answering(knowledge_copy)
+    assert wording_files(knowledge_copy) == []  # built on first need only
+    built = matcher.wording
+    [kept] = wording_files(knowledge_copy)
+    assert kept.name.removeprefix("wording-") == cache_files(knowledge_copy)[0].name.removeprefix(
+        "knowledge-"
+    )
+    _, again = load_answering(knowledge_copy)
+    read = again.wording
+    assert read.columns == built.columns
+    assert read.entries == built.entries
+    for name in ("owner", "idf", "starts", "rows", "values"):
+        assert (getattr(read, name) == getattr(built, name)).all(), name
+    assert answer(knowledge_copy, STORY) == respond(kb, matcher, STORY, now=0).reply.as_text()
+
+
+def test_a_damaged_wording_cache_is_rebuilt(
+    knowledge_copy: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    expected = answer(knowledge_copy, STORY)
+    [kept] = wording_files(knowledge_copy)
+    whole = kept.read_bytes()
+    kept.write_bytes(whole[:-100])
+    caplog.set_level(logging.WARNING, logger="bot.core.cache")
+    assert answer(knowledge_copy, STORY) == expected
+    assert "damaged wording cache" in caplog.text
+    [rebuilt] = wording_files(knowledge_copy)
+    assert rebuilt.read_bytes() == whole
+
+
+def test_the_wording_model_is_built_once_though_asked_at_once(shipped_kb) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.core.matcher import Matcher
+
+    matcher = Matcher(shipped_kb)
+    builds: list[int] = []
+
+    def keeper(build):
+        builds.append(1)
+        return build()
+
+    matcher.keep_wording(keeper)
+    with ThreadPoolExecutor(4) as pool:
+        models = list(pool.map(lambda _: matcher.wording, range(4)))
+    assert builds == [1]
+    assert all(model is models[0] for model in models)

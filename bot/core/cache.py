@@ -17,28 +17,37 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import mmap
 import os
 import struct
 import tempfile
-from functools import cache
+from collections.abc import Callable
+from functools import cache, partial
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from bot.core.knowledge import Entry, KnowledgeBase, knowledge_files, load_knowledge
 from bot.core.matcher import Matcher, Settings
 from bot.core.sources import Paragraph, Section, SourceDocument, SourceMeta
 
+if TYPE_CHECKING:
+    from bot.core.matcher.wording import WordingModel
+
 logger = logging.getLogger(__name__)
+
+Arrays = dict[str, npt.NDArray[Any]]
 
 CACHE_DIR = ".cache"
 FORMAT = 3
 # The length of the JSON head, before it.
 _SIZE = struct.Struct("<Q")
+_CHECK = 65  # the checksum line: 64 hex digits and a newline
 # The only kinds of array a cache holds: integers, floats and bytes, never objects.
-_DTYPES = frozenset({"<i8", "<u8", "<f8", "|u1"})
+_DTYPES = frozenset({"<i4", "<i8", "<u8", "<f8", "|u1"})
 _CORE = Path(__file__).resolve().parent
 
 
@@ -78,7 +87,7 @@ def load_answering(
     settings = settings or Settings()
     key = _key_or_none(directory, settings)
     if key is not None:
-        cached = _read(directory / CACHE_DIR / f"knowledge-{key}.bin", directory, settings)
+        cached = _read(directory, key, settings)
         if cached is not None:
             return cached
     kb = load_knowledge(directory)
@@ -97,76 +106,131 @@ def _key_or_none(directory: Path, settings: Settings) -> str | None:
         return None
 
 
-def _read(path: Path, directory: Path, settings: Settings) -> tuple[KnowledgeBase, Matcher] | None:
-    """Returns what a cache file holds, or None when it is missing, damaged or stale."""
+def _read(directory: Path, key: str, settings: Settings) -> tuple[KnowledgeBase, Matcher] | None:
+    """Returns what the cache file of a key holds, or None when it is missing or damaged."""
+    path = directory / CACHE_DIR / f"knowledge-{key}.bin"
+    try:
+        found = _read_file(path)
+        if found is None:
+            return None
+        data, arrays = found
+        kb = _kb_from_data(data["kb"], directory)
+        matcher = Matcher.restore(kb, (data["index"], arrays), settings=settings)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        logger.warning("ignoring a damaged knowledge cache %s (%s); rebuilding", path, exc)
+        return None
+    matcher.keep_wording(partial(_wording, directory / CACHE_DIR / f"wording-{key}.bin"))
+    return kb, matcher
+
+
+def _write(directory: Path, key: str, kb: KnowledgeBase, matcher: Matcher) -> None:
+    """Writes the knowledge cache; from then on the wording model is kept beside it."""
+    index, arrays = matcher.export()
+    head = {"kb": _kb_data(kb, directory), "index": index}
+    folder = directory / CACHE_DIR
+    if _write_file(folder / f"knowledge-{key}.bin", head, arrays):
+        matcher.keep_wording(partial(_wording, folder / f"wording-{key}.bin"))
+
+
+def _wording(path: Path, build: Callable[[], WordingModel]) -> WordingModel:
+    """Returns the wording model kept at path, else builds it and keeps it there."""
+    from bot.core.matcher.wording import wording_from_parts, wording_parts
+
+    try:
+        found = _read_file(path)
+        if found is not None:
+            return wording_from_parts(*found)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        logger.warning("ignoring a damaged wording cache %s (%s); rebuilding", path, exc)
+    model = build()
+    _write_file(path, *wording_parts(model))
+    return model
+
+
+# --------------------------------------------------------------------------- the file
+
+
+def _read_file(path: Path) -> tuple[dict[str, Any], Arrays] | None:
+    """Returns a cache file's JSON head and its arrays, mapped from the file, or None
+    when there is no such file (raises ValueError when it is damaged).
+
+    The arrays are not read into memory: they are mapped, so only the parts a question
+    touches (an entry's details, an n-gram's postings) are ever paged in. Cache files
+    are replaced whole, never changed in place, so a mapped file stays as it was read.
+    """
     try:
         with path.open("rb") as stream:
             check = stream.readline().strip()
             size = stream.read(_SIZE.size)
-            head = stream.read(_SIZE.unpack(size)[0] if len(size) == _SIZE.size else 0)
-            # The arrays stay in this buffer: the index reads them where they lie.
-            rest = stream.read()
-    except OSError:
+            if len(size) != _SIZE.size:
+                raise ValueError("the file is cut short")
+            head = stream.read(_SIZE.unpack(size)[0])
+            digest = hashlib.sha256(size)
+            digest.update(head)
+            start = stream.tell()
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+            if digest.hexdigest().encode() != check:
+                raise ValueError("checksum mismatch")
+            data = json.loads(head)
+            end = stream.tell()
+            mapped: mmap.mmap | bytes = (
+                mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) if end > start else b""
+            )
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    try:
-        digest = hashlib.sha256(size)
-        digest.update(head)
-        digest.update(rest)
-        if digest.hexdigest().encode() != check:
-            raise ValueError("checksum mismatch")
-        data = json.loads(head)
-        del head
-        arrays = {}
-        for name, dtype, count, at in data["arrays"]:
-            if dtype not in _DTYPES:
-                raise ValueError(f"unexpected array type {dtype!r}")
-            arrays[str(name)] = np.frombuffer(rest, dtype=dtype, count=int(count), offset=int(at))
-        kb = _kb_from_data(data["kb"], directory)
-        return kb, Matcher.restore(kb, (data["index"], arrays), settings=settings)
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-        logger.warning("ignoring a damaged knowledge cache %s (%s); rebuilding", path, exc)
-        return None
+    except OSError as exc:
+        raise ValueError(f"unreadable: {exc}") from exc
+    arrays: Arrays = {}
+    for name, dtype, count, at in data["arrays"]:
+        if dtype not in _DTYPES:
+            raise ValueError(f"unexpected array type {dtype!r}")
+        arrays[str(name)] = np.frombuffer(
+            mapped, dtype=dtype, count=int(count), offset=start + int(at)
+        )
+    return data, arrays
 
 
-def _write(directory: Path, key: str, kb: KnowledgeBase, matcher: Matcher) -> None:
-    """Writes the cache atomically and removes older ones; says nothing if it cannot."""
-    folder = directory / CACHE_DIR
+def _write_file(path: Path, head: dict[str, Any], arrays: Arrays) -> bool:
+    """Writes a cache file atomically and removes older ones of its kind; says nothing
+    and returns False if it cannot."""
+    folder = path.parent
+    layout: list[list[object]] = []
+    at = 0
+    for name, array in arrays.items():
+        layout.append([name, array.dtype.str, len(array), at])
+        # Each array starts on an 8-byte boundary, so it is read where it lies.
+        at += -(-array.nbytes // 8) * 8
+    text = json.dumps({**head, "arrays": layout}, ensure_ascii=False, separators=(",", ":"))
+    encoded = text.encode()
+    # Spaces after the head put the arrays on an 8-byte boundary of the file too.
+    encoded += b" " * (-(_CHECK + _SIZE.size + len(encoded)) % 8)
+    body = [_SIZE.pack(len(encoded)), encoded]
+    for array in arrays.values():
+        raw = np.ascontiguousarray(array).tobytes()
+        body += [raw, bytes(-len(raw) % 8)]
+    digest = hashlib.sha256()
+    for part in body:
+        digest.update(part)
+    kind = path.name.split("-", 1)[0]
     try:
         folder.mkdir(exist_ok=True)
-        index, arrays = matcher.export()
-        layout: list[list[object]] = []
-        at = 0
-        for name, array in arrays.items():
-            layout.append([name, array.dtype.str, len(array), at])
-            # Each array starts on an 8-byte boundary, so it is read where it lies.
-            at += -(-array.nbytes // 8) * 8
-        head = json.dumps(
-            {"kb": _kb_data(kb, directory), "index": index, "arrays": layout},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ).encode()
-        body = [_SIZE.pack(len(head)), head]
-        for array in arrays.values():
-            raw = np.ascontiguousarray(array).tobytes()
-            body += [raw, bytes(-len(raw) % 8)]
-        digest = hashlib.sha256()
-        for part in body:
-            digest.update(part)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".knowledge-", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{kind}-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(digest.hexdigest().encode() + b"\n")
                 out.writelines(body)
-            target = folder / f"knowledge-{key}.bin"
-            os.replace(tmp, target)
+            os.replace(tmp, path)
         except OSError:
             Path(tmp).unlink(missing_ok=True)
             raise
-        for old in folder.glob("knowledge-*"):
-            if old != target:
+        for old in folder.glob(f"{kind}-*"):
+            if old != path:
                 old.unlink(missing_ok=True)
     except OSError as exc:
-        logger.debug("no knowledge cache in %s: %s", folder, exc)
+        logger.debug("no %s cache in %s: %s", kind, folder, exc)
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- plain data

@@ -15,8 +15,10 @@ Pure: no ``telegram``, no database, no I/O.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from rapidfuzz import fuzz, process
@@ -91,6 +93,8 @@ class Matcher:
         self._scorer = Scorer(self._index, self.settings)
         self._words_of: dict[str, frozenset[str]] = {}
         self._wording: WordingModel | None = None  # built on first need (see wording)
+        self._wording_lock = threading.Lock()
+        self._keeper: Callable[[Callable[[], WordingModel]], WordingModel] | None = None
         self._position = {entry.id: i for i, entry in enumerate(self._index.entries)}
 
     @classmethod
@@ -211,12 +215,21 @@ class Matcher:
 
     @property
     def wording(self) -> WordingModel:
-        """The n-gram wording model, built on first use (numpy is imported only then)."""
+        """The n-gram wording model, built (or fetched from its keeper) on first use."""
         if self._wording is None:
-            from bot.core.matcher.wording import build_wording
+            # Once only, though the bot's warm-up thread and a first story may both ask.
+            with self._wording_lock:
+                if self._wording is None:
+                    from bot.core.matcher.wording import build_wording
 
-            self._wording = build_wording(self._index.entries)
+                    build = partial(build_wording, self._index.entries)
+                    self._wording = build() if self._keeper is None else self._keeper(build)
         return self._wording
+
+    def keep_wording(self, keeper: Callable[[Callable[[], WordingModel]], WordingModel]) -> None:
+        """Lets a keeper (the disk cache) supply the wording model: it gets the build
+        function and returns the model, kept or built."""
+        self._keeper = keeper
 
     def _exact(self, question: str, ranked: tuple[Candidate, ...]) -> Candidate | None:
         """Returns the entry whose phrasing or title the question is (near enough), or None."""

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +33,7 @@ LONGEST = 5
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+SmallArray = npt.NDArray[np.int32]
 
 
 def reduce(text: str) -> list[str]:
@@ -63,11 +65,11 @@ class WordingModel:
     """Each entry's phrasings as n-gram vectors, indexed by n-gram for fast scoring."""
 
     entries: int
-    owner: IntArray  # phrasing → entry position
+    owner: SmallArray  # phrasing → entry position
     columns: dict[str, int]  # n-gram → posting list number
     idf: FloatArray  # per n-gram
     starts: IntArray  # posting list k is rows[starts[k]:starts[k + 1]]
-    rows: IntArray  # phrasing numbers
+    rows: SmallArray  # phrasing numbers
     values: FloatArray  # normalised weights
 
     def scores(self, text: str) -> FloatArray:
@@ -107,6 +109,11 @@ def texts_of(entry: Entry) -> Iterable[str]:
         yield " ".join(entry.keywords)
 
 
+# Pieces gathered in plain lists before they move into compact arrays: a base of
+# 10,000 entries has some 16 million, far too many to hold as Python integers at once.
+_CHUNK = 1_000_000
+
+
 def build_wording(entries: Sequence[Entry]) -> WordingModel:
     """Builds the n-gram model of the entries' phrasings."""
     owner: list[int] = []
@@ -114,6 +121,20 @@ def build_wording(entries: Sequence[Entry]) -> WordingModel:
     gram_ids: list[int] = []
     row_ids: list[int] = []
     counts_flat: list[int] = []
+    chunks: list[tuple[SmallArray, SmallArray, SmallArray]] = []
+
+    def move() -> None:
+        chunks.append(
+            (
+                np.array(gram_ids, dtype=np.int32),
+                np.array(row_ids, dtype=np.int32),
+                np.array(counts_flat, dtype=np.int32),
+            )
+        )
+        gram_ids.clear()
+        row_ids.clear()
+        counts_flat.clear()
+
     row = 0
     for position, entry in enumerate(entries):
         for text in texts_of(entry):
@@ -126,23 +147,65 @@ def build_wording(entries: Sequence[Entry]) -> WordingModel:
                 counts_flat.append(count)
             row_ids.extend([row] * len(counts))
             row += 1
-    gram_arr = np.array(gram_ids, dtype=np.int64)
-    row_arr = np.array(row_ids, dtype=np.int64)
+        if len(gram_ids) >= _CHUNK:
+            move()
+    move()
+    gram_arr = np.concatenate([c[0] for c in chunks])
+    row_arr = np.concatenate([c[1] for c in chunks])
+    weights = np.log(np.concatenate([c[2] for c in chunks]).astype(np.float64))
+    chunks.clear()
     frequency = np.bincount(gram_arr, minlength=len(columns))
     # Smoothed IDF, as scikit-learn's TfidfVectorizer computes it.
     idf = np.log((1 + row) / (1 + frequency)) + 1.0
-    weights = (1.0 + np.log(np.array(counts_flat, dtype=float))) * idf[gram_arr]
+    weights += 1.0
+    weights *= idf[gram_arr]
     norms = np.sqrt(np.bincount(row_arr, weights=weights * weights, minlength=row))
-    values = weights / np.where(norms > 0, norms, 1.0)[row_arr]
+    weights /= np.where(norms > 0, norms, 1.0)[row_arr]
     order = np.argsort(gram_arr, kind="stable")
+    del gram_arr
     starts = np.zeros(len(columns) + 1, dtype=np.int64)
     np.cumsum(frequency, out=starts[1:])
     return WordingModel(
         entries=len(entries),
-        owner=np.array(owner, dtype=np.int64),
+        owner=np.array(owner, dtype=np.int32),
         columns=columns,
         idf=idf,
         starts=starts,
         rows=row_arr[order],
-        values=values[order],
+        values=weights[order],
+    )
+
+
+def wording_parts(model: WordingModel) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+    """Returns a wording model as plain data and arrays, for the disk cache."""
+    head = {"entries": model.entries, "grams": list(model.columns)}
+    arrays: dict[str, npt.NDArray[Any]] = {
+        "owner": model.owner,
+        "idf": model.idf,
+        "starts": model.starts,
+        "rows": model.rows,
+        "values": model.values,
+    }
+    return head, arrays
+
+
+def wording_from_parts(head: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]) -> WordingModel:
+    """Returns the wording model ``wording_parts`` stored (raises KeyError, TypeError or
+    ValueError when the parts do not fit one another)."""
+    grams_ = [str(g) for g in head["grams"]]
+    starts, rows = arrays["starts"], arrays["rows"]
+    # Sizes only: a check of every value would read the whole mapped file, and the
+    # file's checksum already vouches for what was written.
+    if len(arrays["idf"]) != len(grams_) or len(starts) != len(grams_) + 1:
+        raise ValueError("the cached n-grams do not fit their postings")
+    if int(starts[-1]) != len(rows) or len(arrays["values"]) != len(rows):
+        raise ValueError("the cached postings are cut short")
+    return WordingModel(
+        entries=int(head["entries"]),
+        owner=arrays["owner"],
+        columns={gram: k for k, gram in enumerate(grams_)},
+        idf=arrays["idf"],
+        starts=starts,
+        rows=rows,
+        values=arrays["values"],
     )
