@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -36,6 +35,16 @@ async def _with_log(args: argparse.Namespace, work: Callable[[QuestionLog], Awai
         await log.close()
 
 
+def _run(work: Awaitable[T]) -> T:
+    """Runs a log command's coroutine (asyncio is imported here: ``ask`` never needs it)."""
+    import asyncio
+
+    async def main() -> T:
+        return await work
+
+    return asyncio.run(main())
+
+
 def cmd_unanswered(args: argparse.Namespace) -> int:
     from bot.authoring.review import build_review
     from bot.cli.common import load
@@ -62,7 +71,7 @@ def cmd_unanswered(args: argparse.Namespace) -> int:
                 print(line)
         return EXIT_OK
 
-    return asyncio.run(_with_log(args, work))
+    return _run(_with_log(args, work))
 
 
 def cmd_dismiss(args: argparse.Namespace) -> int:
@@ -86,7 +95,7 @@ def cmd_dismiss(args: argparse.Namespace) -> int:
         print(f"marked {marked} question(s) as {what}; they leave `python -m bot unanswered`")
         return EXIT_OK
 
-    return asyncio.run(_with_log(args, work))
+    return _run(_with_log(args, work))
 
 
 def _percent(value: float | None) -> str:
@@ -130,6 +139,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
             handed = await desk.per_day(zone=zone, since=since)
         data["handover"]["by_day"] = {day.isoformat(): n for day, n in sorted(handed.items())}
         if args.chart:
+            import asyncio
+
             await asyncio.to_thread(_write_chart, Path(args.chart), days, handed)
         if args.json:
             print(json.dumps(data, ensure_ascii=False, indent=2))
@@ -152,7 +163,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
             print(f"chart of the last {CHART_DAYS} days written to {args.chart}")
         return EXIT_OK
 
-    return asyncio.run(_with_log(args, work))
+    return _run(_with_log(args, work))
 
 
 def cmd_teach(args: argparse.Namespace) -> int:
@@ -169,7 +180,7 @@ def cmd_teach(args: argparse.Namespace) -> int:
             )
         return stored.question
 
-    question = asyncio.run(_with_log(args, work))
+    question = _run(_with_log(args, work))
     directory = knowledge_dir(args)
     try:
         path = add_phrasing(directory, args.entry_id, question, force=args.force)
@@ -201,7 +212,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
         print(f"deleted {removed} question(s) older than the retention period")
         return EXIT_OK
 
-    return asyncio.run(_with_log(args, work))
+    return _run(_with_log(args, work))
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
@@ -216,7 +227,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
         print(f"deleted {removed} question(s) and {cases} handover case(s) of that Telegram user")
         return EXIT_OK
 
-    return asyncio.run(_with_log(args, work))
+    return _run(_with_log(args, work))
 
 
 def register(add: Callable[..., argparse.ArgumentParser]) -> None:
