@@ -17,10 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import mmap
 import os
 import struct
 import tempfile
+import weakref
 from collections.abc import Callable
 from functools import cache, partial
 from importlib import metadata
@@ -110,7 +110,7 @@ def _read(directory: Path, key: str, settings: Settings) -> tuple[KnowledgeBase,
     """Returns what the cache file of a key holds, or None when it is missing or damaged."""
     path = directory / CACHE_DIR / f"knowledge-{key}.bin"
     try:
-        found = _read_file(path)
+        found = _read_file(path, on_demand=frozenset({"details"}))
         if found is None:
             return None
         data, arrays = found
@@ -137,7 +137,7 @@ def _wording(path: Path, build: Callable[[], WordingModel]) -> WordingModel:
     from bot.core.matcher.wording import wording_from_parts, wording_parts
 
     try:
-        found = _read_file(path)
+        found = _read_file(path, on_demand=frozenset({"rows", "values"}))
         if found is not None:
             return wording_from_parts(*found)
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
@@ -150,13 +150,16 @@ def _wording(path: Path, build: Callable[[], WordingModel]) -> WordingModel:
 # --------------------------------------------------------------------------- the file
 
 
-def _read_file(path: Path) -> tuple[dict[str, Any], Arrays] | None:
-    """Returns a cache file's JSON head and its arrays, mapped from the file, or None
-    when there is no such file (raises ValueError when it is damaged).
+def _read_file(
+    path: Path, *, on_demand: frozenset[str] = frozenset()
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Returns a cache file's JSON head and its arrays, or None when there is no such
+    file (raises ValueError when it is damaged).
 
-    The arrays are not read into memory: they are mapped, so only the parts a question
-    touches (an entry's details, an n-gram's postings) are ever paged in. Cache files
-    are replaced whole, never changed in place, so a mapped file stays as it was read.
+    The arrays named in ``on_demand`` are not read: each becomes a FileArray that reads
+    the slices asked of it, so a question reads only the postings and details it needs.
+    (Mapping the file instead pages in far more than is touched.) Cache files are
+    replaced whole, never changed in place, so an open file stays as it was checked.
     """
     try:
         with path.open("rb") as stream:
@@ -173,22 +176,56 @@ def _read_file(path: Path) -> tuple[dict[str, Any], Arrays] | None:
             if digest.hexdigest().encode() != check:
                 raise ValueError("checksum mismatch")
             data = json.loads(head)
-            end = stream.tell()
-            mapped: mmap.mmap | bytes = (
-                mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) if end > start else b""
-            )
+            arrays: dict[str, Any] = {}
+            opened: _Opened | None = None
+            for name, dtype, count, at in data["arrays"]:
+                if dtype not in _DTYPES:
+                    raise ValueError(f"unexpected array type {dtype!r}")
+                kind, count, offset = np.dtype(dtype), int(count), start + int(at)
+                if name in on_demand:
+                    opened = opened or _Opened(os.dup(stream.fileno()))
+                    arrays[str(name)] = FileArray(opened, kind, count, offset)
+                else:
+                    raw = os.pread(stream.fileno(), kind.itemsize * count, offset)
+                    arrays[str(name)] = np.frombuffer(raw, dtype=kind, count=count)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
         raise ValueError(f"unreadable: {exc}") from exc
-    arrays: Arrays = {}
-    for name, dtype, count, at in data["arrays"]:
-        if dtype not in _DTYPES:
-            raise ValueError(f"unexpected array type {dtype!r}")
-        arrays[str(name)] = np.frombuffer(
-            mapped, dtype=dtype, count=int(count), offset=start + int(at)
-        )
     return data, arrays
+
+
+class _Opened:
+    """An open cache file, closed when the last array reading from it is gone."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        weakref.finalize(self, os.close, fd)
+
+
+class FileArray:
+    """A one-dimensional array in a cache file, read a slice at a time (see Sliced)."""
+
+    def __init__(self, opened: _Opened, dtype: np.dtype[Any], count: int, offset: int) -> None:
+        self._opened = opened
+        self._dtype = dtype
+        self._count = count
+        self._offset = offset
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, key: slice, /) -> npt.NDArray[Any]:
+        start, stop, step = key.indices(self._count)
+        if step != 1:
+            raise ValueError("a cached array is read in plain slices")
+        size = self._dtype.itemsize
+        want = max(stop - start, 0) * size
+        # pread: one call, no shared file position, safe from any thread.
+        raw = os.pread(self._opened.fd, want, self._offset + start * size) if want else b""
+        if len(raw) != want:
+            raise ValueError("the cache file is shorter than its head says")
+        return np.frombuffer(raw, dtype=self._dtype)
 
 
 def _write_file(path: Path, head: dict[str, Any], arrays: Arrays) -> bool:

@@ -80,7 +80,7 @@ class Matcher:
         kb: KnowledgeBase,
         *,
         settings: Settings | None = None,
-        _cached: tuple[dict[str, Any], dict[str, npt.NDArray[Any]]] | None = None,
+        _cached: tuple[dict[str, Any], dict[str, Any]] | None = None,
     ) -> None:
         self.kb = kb
         self.settings = settings or Settings()
@@ -101,7 +101,7 @@ class Matcher:
     def restore(
         cls,
         kb: KnowledgeBase,
-        parts: tuple[dict[str, Any], dict[str, npt.NDArray[Any]]],
+        parts: tuple[dict[str, Any], dict[str, Any]],
         *,
         settings: Settings | None = None,
     ) -> Matcher:

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.core.knowledge import Entry, phrasing_key
-from bot.core.matcher.model import Settings
+from bot.core.matcher.model import Settings, Sliced
 from bot.core.text import OFFICE_CUE, content_stems, stem, surface, words
 
 _SENTENCE = re.compile(r"(?<=[.!?:])\s+")
@@ -361,7 +361,7 @@ def index_parts(index: Index) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any
 
 def index_from_parts(
     head: dict[str, Any],
-    arrays: dict[str, npt.NDArray[Any]],
+    arrays: dict[str, Any],
     entries: Sequence[Entry],
     settings: Settings,
 ) -> Index:
@@ -402,7 +402,7 @@ class CachedDetails(Sequence[Detail]):
     def __init__(
         self,
         entries: Sequence[Entry],
-        blob: npt.NDArray[np.uint8],
+        blob: Sliced,
         offsets: IntArray,
         *,
         idf: dict[str, float],

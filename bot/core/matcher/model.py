@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.core.events import Outcome
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 # One vocabulary for outcomes, shared with the edges (the question log, the channels).
 ANSWERED = Outcome.ANSWERED
@@ -12,6 +16,15 @@ AMBIGUOUS = Outcome.AMBIGUOUS
 DECLINED = Outcome.DECLINED
 SMALLTALK = Outcome.SMALLTALK
 RELATED = Outcome.RELATED
+
+
+class Sliced(Protocol):
+    """An array read a slice at a time: a numpy array, or a large one a cache file
+    holds, read from the file slice by slice (see core.cache)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, key: slice, /) -> npt.NDArray[Any]: ...
 
 
 @dataclass(frozen=True)

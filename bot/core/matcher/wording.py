@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.core.knowledge import Entry
+from bot.core.matcher.model import Sliced
 from bot.core.text import fold, is_stopword, words
 
 SHORTEST = 3
@@ -69,8 +70,8 @@ class WordingModel:
     columns: dict[str, int]  # n-gram → posting list number
     idf: FloatArray  # per n-gram
     starts: IntArray  # posting list k is rows[starts[k]:starts[k + 1]]
-    rows: SmallArray  # phrasing numbers
-    values: FloatArray  # normalised weights
+    rows: Sliced  # phrasing numbers (int32)
+    values: Sliced  # normalised weights (float64)
 
     def scores(self, text: str) -> FloatArray:
         """Returns each entry's similarity to a text (0–1): its closest phrasing's cosine."""
@@ -183,13 +184,14 @@ def wording_parts(model: WordingModel) -> tuple[dict[str, Any], dict[str, npt.ND
         "owner": model.owner,
         "idf": model.idf,
         "starts": model.starts,
-        "rows": model.rows,
-        "values": model.values,
+        # Whole slices: a model read from the cache holds these as file arrays.
+        "rows": model.rows[0 : len(model.rows)],
+        "values": model.values[0 : len(model.values)],
     }
     return head, arrays
 
 
-def wording_from_parts(head: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]) -> WordingModel:
+def wording_from_parts(head: dict[str, Any], arrays: dict[str, Any]) -> WordingModel:
     """Returns the wording model ``wording_parts`` stored (raises KeyError, TypeError or
     ValueError when the parts do not fit one another)."""
     grams_ = [str(g) for g in head["grams"]]
