@@ -19,7 +19,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -75,7 +75,6 @@ class WordingModel:
 
     def scores(self, text: str) -> FloatArray:
         """Returns each entry's similarity to a text (0–1): its closest phrasing's cosine."""
-        by_phrasing = np.zeros(len(self.owner))
         query: list[tuple[int, float]] = []
         for gram, count in grams(text).items():
             k = self.columns.get(gram)
@@ -84,12 +83,28 @@ class WordingModel:
         norm = math.sqrt(sum(w * w for _, w in query))
         if not norm:
             return np.zeros(self.entries)
+        # One bincount over all the query's postings: the same sums, in the same order,
+        # as adding each n-gram's postings in turn, many times faster on a large base.
+        rows, values = [], []
         for k, weight in query:
             lo, hi = self.starts[k], self.starts[k + 1]
-            np.add.at(by_phrasing, self.rows[lo:hi], self.values[lo:hi] * (weight / norm))
+            rows.append(self.rows[lo:hi])
+            values.append(self.values[lo:hi] * (weight / norm))
+        by_phrasing = np.bincount(
+            np.concatenate(rows), weights=np.concatenate(values), minlength=len(self.owner)
+        )
         best = np.zeros(self.entries)
-        np.maximum.at(best, self.owner, by_phrasing)
+        holders, firsts = self._runs
+        if len(holders):
+            # An entry's phrasings are consecutive rows: the closest is one reduceat away.
+            best[holders] = np.maximum.reduceat(by_phrasing, firsts)
         return best
+
+    @cached_property
+    def _runs(self) -> tuple[IntArray, IntArray]:
+        """Returns the entries that have phrasings and the row where each one's begin."""
+        firsts = np.flatnonzero(np.diff(self.owner, prepend=-1)).astype(np.int64)
+        return self.owner[firsts].astype(np.int64), firsts
 
     def leader(self, text: str) -> tuple[int | None, float]:
         """Returns the entry position that fits a text best and its lead over the next."""
@@ -202,9 +217,12 @@ def wording_from_parts(head: dict[str, Any], arrays: dict[str, Any]) -> WordingM
         raise ValueError("the cached n-grams do not fit their postings")
     if int(starts[-1]) != len(rows) or len(arrays["values"]) != len(rows):
         raise ValueError("the cached postings are cut short")
+    owner = arrays["owner"]
+    if len(owner) and (np.any(np.diff(owner) < 0) or int(owner[-1]) >= int(head["entries"])):
+        raise ValueError("the cached phrasings are not in their entries' order")
     return WordingModel(
         entries=int(head["entries"]),
-        owner=arrays["owner"],
+        owner=owner,
         columns={gram: k for k, gram in enumerate(grams_)},
         idf=arrays["idf"],
         starts=starts,
