@@ -158,3 +158,27 @@ def test_the_wording_model_is_built_once_though_asked_at_once(shipped_kb) -> Non
         models = list(pool.map(lambda _: matcher.wording, range(4)))
     assert builds == [1]
     assert all(model is models[0] for model in models)
+
+
+def open_files(directory: Path) -> int:
+    """Counts this process's open files under a directory."""
+    fds = Path("/proc/self/fd")
+    return sum(1 for fd in fds.iterdir() if str(directory) in str(fd.resolve(strict=False)))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc")
+def test_a_dropped_matcher_lets_go_of_its_cache_files(knowledge_copy: Path) -> None:
+    """A reload drops the old matcher: its cache files close by reference counting alone,
+    since the index is frozen out of the collector's reach (no reference cycles)."""
+    import gc
+
+    answer(knowledge_copy, STORY)  # writes both cache files
+    kb, matcher = load_answering(knowledge_copy)
+    respond(kb, matcher, STORY, now=0)  # reads details and the wording model
+    assert open_files(knowledge_copy) == 2
+    gc.disable()
+    try:
+        del kb, matcher
+        assert open_files(knowledge_copy) == 0
+    finally:
+        gc.enable()

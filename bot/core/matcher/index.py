@@ -15,10 +15,10 @@ import hashlib
 import json
 import math
 import re
-from collections import Counter, defaultdict
+import threading
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, NamedTuple, overload
 
 import numpy as np
@@ -414,8 +414,11 @@ class CachedDetails(Sequence[Detail]):
         self._idf = idf
         self._part_fit = part_fit
         self._readings: dict[str, Reading] = {}
-        # lru_cache is thread-safe: a review runs in a worker thread beside answering.
-        self._decode = lru_cache(maxsize=DETAILS_KEPT)(self._read)
+        # The most recently used details, under a lock: a review runs in a worker thread
+        # beside answering. (Not lru_cache on a bound method: that cycle would outlive a
+        # reload, as the index is frozen out of the collector's reach.)
+        self._kept: OrderedDict[int, Detail] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -431,7 +434,18 @@ class CachedDetails(Sequence[Detail]):
             return [self[i] for i in range(*position.indices(len(self)))]
         if not -len(self) <= position < len(self):
             raise IndexError(position)
-        return self._decode(position % len(self))
+        position %= len(self)
+        with self._lock:
+            found = self._kept.get(position)
+            if found is not None:
+                self._kept.move_to_end(position)
+                return found
+        detail = self._read(position)
+        with self._lock:
+            self._kept[position] = detail
+            if len(self._kept) > DETAILS_KEPT:
+                self._kept.popitem(last=False)
+        return detail
 
     def _reading(self, alternatives: list[str]) -> Reading:
         """Returns the reading of a phrasing word from its stem and parts: one per word,
