@@ -1158,3 +1158,21 @@ def test_two_questions_each_fitting_two_passages_are_read_together(shipped_match
     assert reply.entry is not None
     assert reply.entry.id == "kommunale-bygg-plusshus-solceller"
     assert not reply.more  # one passage answers both: given once, no "mente du" beside it
+
+
+@pytest.mark.parametrize(
+    ("question", "entry_id"),
+    [
+        # The second part ("lillestrom") ties dozens of entries; the first, rarer part
+        # reaches the right one first, and ties are kept in the order they are reached.
+        ("badelandlillestrøm", "svommeanlegg-badeland"),
+        ("klimafyrtarnlillestrom", "klimafyrtarn"),
+    ],
+)
+def test_ties_on_a_common_word_keep_the_entry_the_rarer_word_reached(
+    shipped_matcher, question: str, entry_id: str
+):
+    result = shipped_matcher.match(question)
+    assert result.outcome == ANSWERED
+    assert result.best is not None
+    assert result.best.entry_id == entry_id

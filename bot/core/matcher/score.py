@@ -188,17 +188,26 @@ class Scorer:
         ties), not every covered entry sorted.
         """
         ix, s = self._index, self.settings
-        coverage = np.zeros(len(ix.entries))
+        n = len(ix.entries)
+        coverage = np.zeros(n)
+        # When each entry was first reached (word by word, reading by reading, posting by
+        # posting): ties are ordered by it, so an entry holding a question's first,
+        # rarer word goes before the many that only share a common one.
+        first = np.full(n, n, dtype=np.int64)
+        reached = 0
         for exp, weight in zip(expansions, token_idf, strict=True):
-            if len(exp) == 1:
-                entries, strengths = ix.postings(exp[0][0])
-                coverage[entries] += weight * (exp[0][1] * strengths)
-                continue
-            best = np.zeros(len(ix.entries))
+            best = coverage if len(exp) == 1 else np.zeros(n)
             for word, strength in exp:
                 entries, strengths = ix.postings(word)
-                best[entries] = np.maximum(best[entries], strength * strengths)
-            coverage += weight * best
+                fresh = entries[first[entries] == n]
+                first[fresh] = np.arange(reached, reached + len(fresh))
+                reached += len(fresh)
+                if best is coverage:
+                    coverage[entries] += weight * (strength * strengths)
+                else:
+                    best[entries] = np.maximum(best[entries], strength * strengths)
+            if best is not coverage:
+                coverage += weight * best
         covered = np.flatnonzero(coverage)
         if not len(covered):
             return []
@@ -209,11 +218,11 @@ class Scorer:
             least = np.partition(values, len(values) - keep)[len(values) - keep]
             chosen = values >= least
             covered, values = covered[chosen], values[chosen]
-        # … best first, ties in the base's order, so the order never depends on chance.
-        order = np.lexsort((covered, -values))[:keep]
+        # … best first, ties in the order they were first reached.
+        order = np.lexsort((first[covered], -values))[:keep]
         by_coverage = list(zip(covered[order].tolist(), values[order].tolist(), strict=True))
-        # Entries tied with the last one kept are kept too (up to twice as many), so
-        # file order does not decide which entries are considered.
+        # Entries tied with the last one kept are kept too (up to twice as many), so the
+        # order of reaching them does not decide alone which entries are considered.
         cut_at = min(s.candidates, len(by_coverage))
         limit_ties = min(2 * s.candidates, len(by_coverage))
         while cut_at < limit_ties and by_coverage[cut_at][1] >= by_coverage[cut_at - 1][1] - 1e-9:
