@@ -112,10 +112,14 @@ def respond(
                 result = replace(result, outcome=RELATED, missing=result.missing or "detail")
         elif context and result.outcome != ANSWERED:
             # The story helps find the topic; if the question alone is clear, it wins,
-            # unless its passage is none the whole message points to ("Har politikerne
-            # tenkt å bygge noe?" after a story about swimming pools).
+            # unless a story of its own (more than a word or two) points elsewhere
+            # entirely ("Har politikerne tenkt å bygge noe?" after a story about
+            # swimming pools): then the question's passage must be among its candidates.
             alone = matcher.match(question)
-            if alone.outcome == ANSWERED and any(_finds(alone, c.entry_id) for c in result.ranked):
+            told = topic_words(context) > settings.vague_words
+            if alone.outcome == ANSWERED and (
+                not told or any(_finds(alone, c.entry_id) for c in result.ranked)
+            ):
                 result, context = alone, ""
         if result.outcome == AMBIGUOUS and len(message.questions) > 1 and leans_on is None:
             # "Skal nye kommunale bygg være plusshus, og får de solceller på taket?": each
