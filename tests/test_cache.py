@@ -25,6 +25,19 @@ def signed(head: bytes, rest: bytes = b"") -> bytes:
     return hashlib.sha256(body).hexdigest().encode() + b"\n" + body
 
 
+def resigned(raw: bytes, old: bytes, new: bytes) -> bytes:
+    """Returns a cache file with one change in its head (the first array of a name keeps
+    its count after the change), checksum and length made valid again."""
+    size = struct.unpack("<Q", raw[65:73])[0]
+    head = raw[73 : 73 + size]
+    assert old in head
+    changed = head.replace(old, new, 1)
+    if old.endswith(b","):  # the count that followed is dropped for the new one
+        at = changed.index(new) + len(new)
+        changed = changed[:at] + changed[changed.index(b",", at) + 1 :]
+    return signed(changed, raw[73 + size :])
+
+
 def answer(directory: Path, question: str = QUESTION) -> str:
     kb, matcher = load_answering(directory)
     return respond(kb, matcher, question, now=0).reply.as_text()
@@ -49,6 +62,12 @@ def test_the_first_load_writes_the_cache_and_the_next_reads_it(knowledge_copy: P
         lambda raw: signed(b'{"kb": {}, "index": {}, "arrays": []}'),
         lambda raw: signed(b'{"kb": {}, "index": {}, "arrays": [["idf", "|O", 3, 0]]}'),
         lambda raw: signed(b'{"kb": {}, "index": {}, "arrays": [["idf", "<f8", 99, 0]]}'),
+        # Numbers no cache holds, which must not escape as anything but damage:
+        lambda raw: raw[:65] + b"\xff" * 8 + raw[73:],  # a head longer than any file
+        lambda raw: resigned(raw, b'"idf","<f8",', b'"idf","<f8",1e18,'),
+        lambda raw: resigned(raw, b'"idf","<f8",', b'"idf","<f8",Infinity,'),
+        lambda raw: resigned(raw, b'"posted","<i8"', b'"posted","<f8"'),
+        lambda raw: signed(b"[" * 100_000 + b"]" * 100_000),  # nesting deeper than Python
     ],
 )
 def test_a_damaged_cache_is_ignored_and_rebuilt(

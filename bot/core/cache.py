@@ -20,6 +20,7 @@ import logging
 import os
 import struct
 import tempfile
+import threading
 import weakref
 from collections.abc import Callable
 from functools import cache, partial
@@ -32,6 +33,7 @@ import numpy.typing as npt
 
 from bot.core.knowledge import Entry, KnowledgeBase, knowledge_files, load_knowledge
 from bot.core.matcher import Matcher, Settings
+from bot.core.matcher.index import INDEX_ARRAYS
 from bot.core.sources import Paragraph, Section, SourceDocument, SourceMeta
 
 if TYPE_CHECKING:
@@ -46,8 +48,19 @@ FORMAT = 3
 # The length of the JSON head, before it.
 _SIZE = struct.Struct("<Q")
 _CHECK = 65  # the checksum line: 64 hex digits and a newline
-# The only kinds of array a cache holds: integers, floats and bytes, never objects.
-_DTYPES = frozenset({"<i4", "<i8", "<u8", "<f8", "|u1"})
+# What a damaged cache file may raise while it is read: all mean "rebuild".
+_DAMAGE = (
+    KeyError,
+    TypeError,
+    ValueError,
+    IndexError,
+    AttributeError,
+    OverflowError,
+    MemoryError,
+    RecursionError,
+)
+_BUILDING_LOCK = threading.Lock()
+_building: dict[Path, threading.Lock] = {}
 _CORE = Path(__file__).resolve().parent
 
 
@@ -110,13 +123,13 @@ def _read(directory: Path, key: str, settings: Settings) -> tuple[KnowledgeBase,
     """Returns what the cache file of a key holds, or None when it is missing or damaged."""
     path = directory / CACHE_DIR / f"knowledge-{key}.bin"
     try:
-        found = _read_file(path, on_demand=frozenset({"details"}))
+        found = _read_file(path, kinds=INDEX_ARRAYS, on_demand=frozenset({"details"}))
         if found is None:
             return None
         data, arrays = found
         kb = _kb_from_data(data["kb"], directory)
         matcher = Matcher.restore(kb, (data["index"], arrays), settings=settings)
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+    except _DAMAGE as exc:
         logger.warning("ignoring a damaged knowledge cache %s (%s); rebuilding", path, exc)
         return None
     matcher.keep_wording(partial(_wording, directory / CACHE_DIR / f"wording-{key}.bin"))
@@ -134,27 +147,33 @@ def _write(directory: Path, key: str, kb: KnowledgeBase, matcher: Matcher) -> No
 
 def _wording(path: Path, build: Callable[[], WordingModel]) -> WordingModel:
     """Returns the wording model kept at path, else builds it and keeps it there."""
-    from bot.core.matcher.wording import wording_from_parts, wording_parts
+    from bot.core.matcher.wording import WORDING_ARRAYS, wording_from_parts, wording_parts
 
-    try:
-        found = _read_file(path, on_demand=frozenset({"rows", "values"}))
-        if found is not None:
-            return wording_from_parts(*found)
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-        logger.warning("ignoring a damaged wording cache %s (%s); rebuilding", path, exc)
-    model = build()
-    _write_file(path, *wording_parts(model))
-    return model
+    # One build per file at a time in this process: the bot's warm-up and a reload of
+    # the same knowledge would otherwise both spend seconds and memory on it.
+    with _BUILDING_LOCK:
+        lock = _building.setdefault(path, threading.Lock())
+    with lock:
+        try:
+            found = _read_file(path, kinds=WORDING_ARRAYS, on_demand=frozenset({"rows", "values"}))
+            if found is not None:
+                return wording_from_parts(*found)
+        except _DAMAGE as exc:
+            logger.warning("ignoring a damaged wording cache %s (%s); rebuilding", path, exc)
+        model = build()
+        _write_file(path, *wording_parts(model))
+        return model
 
 
 # --------------------------------------------------------------------------- the file
 
 
 def _read_file(
-    path: Path, *, on_demand: frozenset[str] = frozenset()
+    path: Path, *, kinds: dict[str, str], on_demand: frozenset[str] = frozenset()
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """Returns a cache file's JSON head and its arrays, or None when there is no such
-    file (raises ValueError when it is damaged).
+    file (raises ValueError when it is damaged or does not hold the arrays ``kinds``
+    names, each of its dtype).
 
     The arrays named in ``on_demand`` are not read: each becomes a FileArray that reads
     the slices asked of it, so a question reads only the postings and details it needs.
@@ -163,11 +182,15 @@ def _read_file(
     """
     try:
         with path.open("rb") as stream:
+            total = os.fstat(stream.fileno()).st_size
             check = stream.readline().strip()
             size = stream.read(_SIZE.size)
             if len(size) != _SIZE.size:
                 raise ValueError("the file is cut short")
-            head = stream.read(_SIZE.unpack(size)[0])
+            length = _SIZE.unpack(size)[0]
+            if length > total - stream.tell():
+                raise ValueError("the head is longer than the file")
+            head = stream.read(length)
             digest = hashlib.sha256(size)
             digest.update(head)
             start = stream.tell()
@@ -176,23 +199,47 @@ def _read_file(
             if digest.hexdigest().encode() != check:
                 raise ValueError("checksum mismatch")
             data = json.loads(head)
+            layout = {str(row[0]): row[1:] for row in data["arrays"]}
+            if set(layout) != set(kinds):
+                raise ValueError(f"holds arrays {sorted(layout)}, not {sorted(kinds)}")
             arrays: dict[str, Any] = {}
             opened: _Opened | None = None
-            for name, dtype, count, at in data["arrays"]:
-                if dtype not in _DTYPES:
-                    raise ValueError(f"unexpected array type {dtype!r}")
-                kind, count, offset = np.dtype(dtype), int(count), start + int(at)
+            for name, (dtype, count, at) in layout.items():
+                kind = np.dtype(kinds[name])
+                if dtype != kinds[name] or type(count) is not int or type(at) is not int:
+                    raise ValueError(f"array {name} is not {kinds[name]} at a whole offset")
+                offset = start + at
+                if count < 0 or at < 0 or offset + kind.itemsize * count > total:
+                    raise ValueError(f"array {name} lies outside the file")
                 if name in on_demand:
                     opened = opened or _Opened(os.dup(stream.fileno()))
-                    arrays[str(name)] = FileArray(opened, kind, count, offset)
+                    arrays[name] = FileArray(opened, kind, count, offset)
                 else:
-                    raw = os.pread(stream.fileno(), kind.itemsize * count, offset)
-                    arrays[str(name)] = np.frombuffer(raw, dtype=kind, count=count)
+                    raw = _pread(stream.fileno(), kind.itemsize * count, offset)
+                    arrays[name] = np.frombuffer(raw, dtype=kind, count=count)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
         raise ValueError(f"unreadable: {exc}") from exc
+    except (OverflowError, MemoryError, RecursionError) as exc:
+        # Numbers or nesting no cache of ours holds: damage, whatever it was.
+        raise ValueError(f"damaged: {type(exc).__name__}") from exc
     return data, arrays
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    """Reads size bytes at offset (one call reads at most about 2 GB); raises ValueError
+    when the file ends before."""
+    # pread: no shared file position, so safe from any thread.
+    parts = []
+    while size > 0:
+        part = os.pread(fd, min(size, 1 << 30), offset)
+        if not part:
+            raise ValueError("the cache file is shorter than its head says")
+        parts.append(part)
+        size -= len(part)
+        offset += len(part)
+    return b"".join(parts)
 
 
 class _Opened:
@@ -220,11 +267,7 @@ class FileArray:
         if step != 1:
             raise ValueError("a cached array is read in plain slices")
         size = self._dtype.itemsize
-        want = max(stop - start, 0) * size
-        # pread: one call, no shared file position, safe from any thread.
-        raw = os.pread(self._opened.fd, want, self._offset + start * size) if want else b""
-        if len(raw) != want:
-            raise ValueError("the cache file is shorter than its head says")
+        raw = _pread(self._opened.fd, max(stop - start, 0) * size, self._offset + start * size)
         return np.frombuffer(raw, dtype=self._dtype)
 
 
@@ -242,9 +285,10 @@ def _write_file(path: Path, head: dict[str, Any], arrays: Arrays) -> bool:
     encoded = text.encode()
     # Spaces after the head put the arrays on an 8-byte boundary of the file too.
     encoded += b" " * (-(_CHECK + _SIZE.size + len(encoded)) % 8)
-    body = [_SIZE.pack(len(encoded)), encoded]
+    body: list[bytes | memoryview] = [_SIZE.pack(len(encoded)), encoded]
     for array in arrays.values():
-        raw = np.ascontiguousarray(array).tobytes()
+        # A view of the array's bytes, not a copy: the wording model's are large.
+        raw = np.ascontiguousarray(array).data.cast("B")
         body += [raw, bytes(-len(raw) % 8)]
     digest = hashlib.sha256()
     for part in body:

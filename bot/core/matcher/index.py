@@ -37,6 +37,18 @@ DETAILS_KEPT = 2048
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 Alternatives = tuple[tuple[str, float], ...]
+
+# The arrays a cached index holds, each with its dtype (the cache reads nothing else).
+INDEX_ARRAYS = {
+    "idf": "<f8",
+    "starts": "<i8",
+    "posted": "<i8",
+    "strengths": "<f8",
+    "exact_hashes": "<u8",
+    "exact_owners": "<i8",
+    "detail_offsets": "<i8",
+    "details": "|u1",
+}
 Reading = tuple[Alternatives, float]  # a phrasing word's alternatives and its IDF
 
 
@@ -68,7 +80,7 @@ class Detail(NamedTuple):
     keys: tuple[str, ...]  # its phrasings' and title's folded words (see phrasing_key)
 
 
-@dataclass
+@dataclass(eq=False)
 class Index:
     """The entries' words, weights and phrasings, ready for scoring."""
 
@@ -346,8 +358,8 @@ def index_parts(index: Index) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any
         "unknown_idf": index.unknown_idf,
         "synonyms": {k: list(v) for k, v in index.synonyms.items()},
     }
-    arrays: dict[str, npt.NDArray[Any]] = {
-        "idf": np.array([index.idf[w] for w in index.vocab], dtype=np.float64),
+    arrays = {
+        "idf": np.array([index.idf[w] for w in index.vocab]),
         "starts": index.starts,
         "posted": index.posted,
         "strengths": index.strengths,
@@ -356,7 +368,7 @@ def index_parts(index: Index) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any
         "detail_offsets": offsets,
         "details": np.frombuffer(b"".join(chunks), dtype=np.uint8),
     }
-    return head, arrays
+    return head, {name: np.asarray(a, dtype=INDEX_ARRAYS[name]) for name, a in arrays.items()}
 
 
 def index_from_parts(
@@ -375,9 +387,20 @@ def index_from_parts(
         raise ValueError("the cached postings do not fit the vocabulary")
     if len(offsets) != len(entries) + 1 or int(offsets[-1]) != len(arrays["details"]):
         raise ValueError("the cached details do not fit the entries")
-    posted = arrays["posted"]
-    if len(posted) != int(starts[-1]) or (len(posted) and int(posted.max()) >= len(entries)):
-        raise ValueError("the cached postings do not fit the entries")
+    posted, strengths = arrays["posted"], arrays["strengths"]
+    hashes, owners = arrays["exact_hashes"], arrays["exact_owners"]
+    n = len(entries)
+    # Cheap checks of what every question relies on (the large arrays are read later,
+    # a slice at a time, and vouched for by the file's checksum).
+    if int(starts[0]) != 0 or np.any(np.diff(starts) < 0) or int(starts[-1]) != len(posted):
+        raise ValueError("the cached postings are out of order")
+    if len(strengths) != len(posted) or len(owners) != len(hashes):
+        raise ValueError("the cached arrays do not fit one another")
+    if int(offsets[0]) != 0 or np.any(np.diff(offsets) < 0):
+        raise ValueError("the cached details are out of order")
+    for positions in (posted, owners):
+        if len(positions) and (int(positions.min()) < 0 or int(positions.max()) >= n):
+            raise ValueError("the cached index names entries the base does not have")
     idf = dict(zip(vocab, idf_values.tolist(), strict=True))
     return Index(
         entries=list(entries),
@@ -472,7 +495,7 @@ class CachedDetails(Sequence[Detail]):
                 shapes=tuple(str(shape) for shape in document["s"]),
                 keys=tuple(str(key) for key in document["k"]),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
             # The cache's checksum held, so this is a bug, not damage: say which entry.
             raise ValueError(f"cached details of entry {position} do not decode") from exc
         return detail

@@ -36,6 +36,9 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 SmallArray = npt.NDArray[np.int32]
 
+# The arrays a cached wording model holds, each with its dtype.
+WORDING_ARRAYS = {"owner": "<i4", "idf": "<f8", "starts": "<i8", "rows": "<i4", "values": "<f8"}
+
 
 def reduce(text: str) -> list[str]:
     """Returns a text's folded words without stop words (all of them if only stop words)."""
@@ -61,7 +64,7 @@ def grams(text: str) -> Counter[str]:
     return counts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class WordingModel:
     """Each entry's phrasings as n-gram vectors, indexed by n-gram for fast scoring."""
 
@@ -195,7 +198,7 @@ def build_wording(entries: Sequence[Entry]) -> WordingModel:
 def wording_parts(model: WordingModel) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
     """Returns a wording model as plain data and arrays, for the disk cache."""
     head = {"entries": model.entries, "grams": list(model.columns)}
-    arrays: dict[str, npt.NDArray[Any]] = {
+    arrays = {
         "owner": model.owner,
         "idf": model.idf,
         "starts": model.starts,
@@ -203,7 +206,7 @@ def wording_parts(model: WordingModel) -> tuple[dict[str, Any], dict[str, npt.ND
         "rows": model.rows[0 : len(model.rows)],
         "values": model.values[0 : len(model.values)],
     }
-    return head, arrays
+    return head, {name: np.asarray(a, dtype=WORDING_ARRAYS[name]) for name, a in arrays.items()}
 
 
 def wording_from_parts(head: dict[str, Any], arrays: dict[str, Any]) -> WordingModel:
@@ -211,17 +214,27 @@ def wording_from_parts(head: dict[str, Any], arrays: dict[str, Any]) -> WordingM
     ValueError when the parts do not fit one another)."""
     grams_ = [str(g) for g in head["grams"]]
     starts, rows = arrays["starts"], arrays["rows"]
-    # Sizes only: a check of every value would read the whole mapped file, and the
-    # file's checksum already vouches for what was written.
+    # Sizes and order only: the postings are read a slice at a time, and the file's
+    # checksum vouches for what was written.
     if len(arrays["idf"]) != len(grams_) or len(starts) != len(grams_) + 1:
         raise ValueError("the cached n-grams do not fit their postings")
     if int(starts[-1]) != len(rows) or len(arrays["values"]) != len(rows):
         raise ValueError("the cached postings are cut short")
     owner = arrays["owner"]
-    if len(owner) and (np.any(np.diff(owner) < 0) or int(owner[-1]) >= int(head["entries"])):
+    entries = head["entries"]
+    if (
+        type(entries) is not int
+        or entries < 0
+        or int(starts[0]) != 0
+        or np.any(np.diff(starts) < 0)
+    ):
+        raise ValueError("the cached n-grams' postings are out of order")
+    if len(owner) and (
+        np.any(np.diff(owner) < 0) or int(owner[0]) < 0 or int(owner[-1]) >= entries
+    ):
         raise ValueError("the cached phrasings are not in their entries' order")
     return WordingModel(
-        entries=int(head["entries"]),
+        entries=entries,
         owner=owner,
         columns={gram: k for k, gram in enumerate(grams_)},
         idf=arrays["idf"],
