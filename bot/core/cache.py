@@ -1,15 +1,17 @@
 """The knowledge cache: the loaded, validated base and its index, kept on disk.
 
 Reading and validating thousands of entries and building their index takes seconds;
-loading what they became takes a fraction of that. The cache is one file in
-``<knowledge>/.cache/``, named by a key over the knowledge files' contents, the matcher's
-settings and the answering code itself, so a changed file or a new version of the code
-finds no cache and builds afresh. Its first line is the SHA-256 of the rest; then the
-length of a JSON head (the entries, the vocabulary and where each array lies), the head,
-and the index's numpy arrays as raw bytes, read where they lie. Data only, never a
-pickle: a cache file cannot run code. A damaged, stale or unreadable cache is ignored
-and rebuilt, never trusted. A knowledge directory that cannot be written just goes
-without.
+loading what they became takes a fraction of that. The cache is two files in
+``<knowledge>/.cache/``, the base with its index and the wording model (written on its
+first use), named by a key over the knowledge files' contents, the matcher's settings
+and the answering code itself, so a changed file or a new version of the code finds no
+cache and builds afresh. A file's first line is the SHA-256 of the rest; then the length
+of a JSON head (the entries, the vocabulary and where each array lies), the head, and
+numpy arrays as raw bytes: small ones are read whole, large ones a slice at a time as
+questions need them. Data only, never a pickle: a cache file cannot run code. A damaged,
+stale or unreadable cache is ignored and rebuilt, never trusted. A knowledge directory
+that cannot be written just goes without. Reading uses ``os.pread`` (Linux and macOS;
+the bot's image is Linux): where it is missing, every start builds afresh.
 """
 
 from __future__ import annotations
