@@ -98,11 +98,10 @@ class Index:
     # Each phrasing's and title's key, hashed and sorted, with its entry's position.
     exact_hashes: npt.NDArray[np.uint64]
     exact_owners: IntArray
-    term: dict[str, int] = field(default_factory=dict)  # word → its position in vocab
+    term: dict[str, int] = field(init=False)  # word → its position in vocab
 
     def __post_init__(self) -> None:
-        if not self.term:
-            self.term = {word: k for k, word in enumerate(self.vocab)}
+        self.term = {word: k for k, word in enumerate(self.vocab)}
 
     def postings(self, word: str) -> tuple[IntArray, FloatArray]:
         """Returns the entries holding an indexed word and how strongly each holds it."""
