@@ -921,6 +921,46 @@ def test_a_time_word_in_the_story_does_not_veto_the_question(shipped_matcher: Ma
     assert reply.entry.id == "legevakt-sorumsand"
 
 
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Planlegger kommunen noe sånt?", True),
+        ("Kommer den nye skolen til å være sånn?", True),
+        ("Will the council do this?", True),
+        # "Det" mostly points at nothing: "Blir det …?" asks about what follows.
+        ("Blir det flere sykehjemsplasser?", False),
+        ("Stemmer det?", False),
+    ],
+)
+def test_a_question_pointing_back_is_recognised(question: str, expected: bool):
+    from bot.core.understand import points_back
+
+    assert points_back(question) is expected
+
+
+def test_a_question_pointing_back_into_its_story_is_not_read_alone(shipped_matcher: Matcher):
+    from bot.core.dialogue import respond
+
+    # Alone, "Er det planlagt noe sånt som samler dem?" finds a passage on planning the
+    # merger; the story is about health services in three places, which it points to.
+    message = (
+        "Jeg har vondt i ryggen og må til fysioterapeut, lege og apotek på tre "
+        "forskjellige steder. Det tar en hel dag med buss. "
+        "Er det planlagt noe sånt som samler dem?"
+    )
+    reply = respond(shipped_matcher.kb, shipped_matcher, message).reply
+    assert not (reply.entry is not None and reply.entry.id == "kartlegging-arbeidsgrupper-2018")
+    # A pointing question that names its own topic is still answered.
+    message = (
+        "Min eldste sønn har dysleksi og sliter med lesingen. Lærerne har ikke tid. "
+        "Finnes det noe sånt som sommerskole?"
+    )
+    reply = respond(shipped_matcher.kb, shipped_matcher, message).reply
+    assert reply.outcome == ANSWERED
+    assert reply.entry is not None
+    assert reply.entry.id == "sommerskole"
+
+
 def test_a_follow_up_is_read_with_the_topic_and_a_new_question_is_not(
     shipped_matcher: Matcher,
 ):

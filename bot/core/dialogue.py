@@ -16,7 +16,7 @@ from bot.core.knowledge import KnowledgeBase
 from bot.core.matcher import AMBIGUOUS, ANSWERED, DECLINED, RELATED, Matcher, MatchResult
 from bot.core.replies import Reply, compose
 from bot.core.text import cut, smalltalk_kind
-from bot.core.understand import is_follow_up, read_message, topic_words
+from bot.core.understand import is_follow_up, points_back, read_message, topic_words
 
 # A conversation's topic is forgotten after this many seconds without a message.
 TOPIC_SECONDS = 600.0
@@ -115,10 +115,14 @@ def respond(
             # unless a story of its own (more than a word or two) points elsewhere
             # entirely ("Har politikerne tenkt å bygge noe?" after a story about
             # swimming pools): then the question's passage must be among its candidates.
+            # A question that points back into such a story ("Planlegger kommunen noe
+            # sånt?") is never read alone: alone, it is about nothing in particular.
             alone = matcher.match(question)
             told = topic_words(context) > settings.vague_words
-            if alone.outcome == ANSWERED and (
-                not told or any(_finds(alone, c.entry_id) for c in result.ranked)
+            if (
+                alone.outcome == ANSWERED
+                and not (told and points_back(question))
+                and (not told or any(_finds(alone, c.entry_id) for c in result.ranked))
             ):
                 result, context = alone, ""
         if result.outcome == AMBIGUOUS and len(message.questions) > 1 and leans_on is None:

@@ -24,6 +24,7 @@ _QUESTION_STARTS = frozenset(fold(w) for w in word_list("message", "question_sta
 _FOLLOW_UP_STARTS = tuple(
     sorted((fold(p) for p in word_list("message", "follow_up_starts")), key=len, reverse=True)
 )
+_POINTS_BACK = frozenset(fold(w) for w in word_list("message", "points_back"))
 _JOINERS = "|".join(word_list("message", "joiners"))
 _STARTS = "|".join(sorted(_QUESTION_STARTS, key=len, reverse=True))
 # "…, og beholdes legevakta?" or "… og hva med …": a second question in one sentence.
@@ -71,6 +72,11 @@ def is_follow_up(question: str) -> bool:
     if any(folded == p or folded.startswith(p + " ") for p in _FOLLOW_UP_STARTS):
         return True
     return topic_words(question) <= 1 and len(folded.split()) <= 6
+
+
+def points_back(question: str) -> bool:
+    """Tells whether a question points back into what came before ("noe sånt?", "den")."""
+    return any(fold(w) in _POINTS_BACK for w in words(question))
 
 
 def _split(sentence: str) -> list[str]:
