@@ -1216,3 +1216,20 @@ def test_ties_on_a_common_word_keep_the_entry_the_rarer_word_reached(
     assert result.outcome == ANSWERED
     assert result.best is not None
     assert result.best.entry_id == entry_id
+
+
+@pytest.mark.parametrize(
+    ("passage", "held"),
+    [
+        ("Et nytt helsehus skal bygges på Kjeller.", True),
+        ("Legevakten ved Sørumsand skal beholdes.", True),
+        ("Det skal bygges flere nærsentre.", True),
+        # A capitalised word alone names a party or the municipality, not where.
+        ("Plattformen er vedtatt av AP, SP, MDG, SV og KrF.", False),
+        ("Lillestrøm kommune skal ha en klimaplan som Kommunestyret vedtar.", False),
+    ],
+)
+def test_a_passage_holds_a_place_only_where_it_says_where(passage: str, held: bool):
+    from bot.core.facts import holds
+
+    assert holds(passage, "place") is held
