@@ -987,6 +987,8 @@ def test_a_follow_up_is_read_with_the_topic_and_a_new_question_is_not(
         ("Blir legevakten på Sørumsand beholdt?", "hvorfor det?", RELATED),
         # "Which schools?" asks for names a passage on temporary pavilions does not give.
         ("Skal brakkeskolene bort?", "hvilke skoler gjelder det?", RELATED),
+        # "What do they do there?" asks what the passage describes: it answers.
+        ("Får eldre plass på dagsenter?", "hva gjør de der?", ANSWERED),
     ],
 )
 def test_a_follow_up_on_the_same_passage_is_answered_only_if_it_says_so(
@@ -1233,3 +1235,19 @@ def test_a_passage_holds_a_place_only_where_it_says_where(passage: str, held: bo
     from bot.core.facts import holds
 
     assert holds(passage, "place") is held
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("hva gjør de der?", True),
+        ("og kva skal vere der?", True),
+        ("how does it work?", True),
+        ("hvorfor det?", False),
+        ("når åpner det?", False),
+    ],
+)
+def test_a_question_asking_what_something_is_or_does_is_recognised(question: str, expected: bool):
+    from bot.core.facts import asks_description
+
+    assert asks_description(question) is expected

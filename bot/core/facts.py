@@ -79,6 +79,11 @@ def asked_kinds(question: str, tokens: Sequence[str]) -> list[str]:
     return kinds
 
 
+def asks_description(question: str) -> bool:
+    """Tells whether a question asks what something is or does ("hva gjør de der?")."""
+    return bool(_pattern("describe", "asks").search(question))
+
+
 def holds(passage: str, kind: str) -> bool:
     """Tells whether a passage holds a fact of the kind (a time, a place, an amount …)."""
     names = _HELD_BY.get(kind)

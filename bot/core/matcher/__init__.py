@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from rapidfuzz import fuzz, process
 
-from bot.core.facts import NAMED, asked_kinds, holds, kind_of, names_in
+from bot.core.facts import NAMED, asked_kinds, asks_description, holds, kind_of, names_in
 from bot.core.knowledge import KnowledgeBase, phrasing_key
 from bot.core.matcher.index import build_index, index_from_parts, index_parts
 from bot.core.matcher.model import (
@@ -270,7 +270,8 @@ class Matcher:
         """Returns the answer to a question that asks only what kind of fact it wants about
         a known entry ("hvor lenge?", "kvar?", "hvem vedtok det?" after its passage).
 
-        The passage answers when it holds a fact of the kind asked for; a question that
+        The passage answers when it holds a fact of the kind asked for, or when the
+        question asks what the passage describes ("hva gjør de der?"); a question that
         asks no kind the passage can be seen to hold ("hvorfor?") gets the honest partial
         answer: the passage is all the documents say.
         """
@@ -289,7 +290,7 @@ class Matcher:
         score = next((c.score for c in ranked if c.entry_id == entry_id), 0.0)
         best = Candidate(entry_id, score, self.kb.by_id[entry_id].label)
         missing = self.lacks(question, entry_id)
-        if missing is None and not self.asks_for(question):
+        if missing is None and not self.asks_for(question) and not asks_description(question):
             missing = "detail"
         outcome = ANSWERED if missing is None else RELATED
         return MatchResult(
