@@ -1251,3 +1251,17 @@ def test_a_question_asking_what_something_is_or_does_is_recognised(question: str
     from bot.core.facts import asks_description
 
     assert asks_description(question) is expected
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Hvilket år ble kommunene slått sammen?",
+        "Hvilken dato vedtok Stortinget det?",
+        "which date?",
+    ],
+)
+def test_asking_which_year_or_date_asks_for_a_time(question: str):
+    from bot.core.facts import asked_kinds
+
+    assert "time" in asked_kinds(question, [])
