@@ -1265,3 +1265,29 @@ def test_asking_which_year_or_date_asks_for_a_time(question: str):
     from bot.core.facts import asked_kinds
 
     assert "time" in asked_kinds(question, [])
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("klarte de det?", True),
+        ("Nådde kommunen målet om klimanøytral drift?", True),
+        ("did they manage it?", True),
+        ("Skal kommunen klare å kutte utslippene?", False),
+        ("Hva er klimamålet?", False),
+    ],
+)
+def test_asking_how_it_turned_out_is_recognised(question: str, asks: bool):
+    from bot.core.facts import asked_kinds
+
+    assert ("outcome" in asked_kinds(question, [])) is asks
+
+
+def test_how_a_plan_turned_out_gets_an_honest_partial_answer(shipped_matcher: Matcher):
+    from bot.core.dialogue import respond
+
+    kb = shipped_matcher.kb
+    first = respond(kb, shipped_matcher, "Hvor mye skal utslippene kuttes innen 2030?", now=0)
+    assert first.reply.outcome == ANSWERED
+    after = respond(kb, shipped_matcher, "klarte de det?", topic=first.topic, now=1)
+    assert after.reply.outcome in (RELATED, DECLINED)

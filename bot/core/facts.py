@@ -2,8 +2,9 @@
 
 "Når får Kongsvingerbanen halvtimesavganger?" asks for a time; the passage on more
 frequent departures holds none, so the bot says the documents do not say when and
-quotes what they do say. Kinds: time, duration, place, person, amount, and the
-cue kinds (contact, hours, price, deadline, timetable, now, service, weather, howto).
+quotes what they do say. Kinds: time, duration, place, person, amount, outcome
+("klarte de det?"), and the cue kinds (contact, hours, price, deadline, timetable, now,
+service, weather, howto).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ _HELD_BY = {
     "person": ("person_cased",),
     "name": ("person_cased", "place_cased", "amount"),
     "amount": ("amount",),
+    "outcome": ("outcome",),
 }
 
 
@@ -76,6 +78,8 @@ def asked_kinds(question: str, tokens: Sequence[str]) -> list[str]:
         kinds.append("name")
     if _pattern("which_year", "asks").search(question) and "time" not in kinds:
         kinds.append("time")
+    if _pattern("outcome", "asks").search(question):
+        kinds.append("outcome")
     return kinds
 
 
