@@ -1291,3 +1291,19 @@ def test_how_a_plan_turned_out_gets_an_honest_partial_answer(shipped_matcher: Ma
     assert first.reply.outcome == ANSWERED
     after = respond(kb, shipped_matcher, "klarte de det?", topic=first.topic, now=1)
     assert after.reply.outcome in (RELATED, DECLINED)
+
+
+@pytest.mark.parametrize(
+    ("question", "cue"),
+    [
+        ("Hva er nettadressen til kommunen?", "contact"),
+        ("Hva er kveldsåpningstidene?", "hours"),
+        ("Hva er adressen?", "contact"),
+        ("Skal skolene ha felles adresse?", "contact"),
+    ],
+)
+def test_a_compound_ending_in_a_cue_asks_what_the_cue_asks(question: str, cue: str):
+    from bot.core.text import CUE_KIND, content_stems
+
+    kinds = {CUE_KIND.get(t) for t in content_stems(question) if t.startswith("!")}
+    assert cue in kinds

@@ -245,6 +245,15 @@ def content_stems(text: str) -> list[str]:
     return out
 
 
+def _cue_head(stemmed: str) -> str | None:
+    """Returns the cue of a compound whose last part is one ("nettadressen": contact)."""
+    for head, cue in _OUT_OF_SCOPE_STEMS.items():
+        # At least three letters before it: a word of its own, not an inflection.
+        if stemmed.endswith(head) and len(stemmed) - len(head) >= 3:
+            return cue
+    return None
+
+
 @lru_cache(maxsize=200_000)
 def _classify(word: str) -> tuple[str, str]:
     """Returns what one word is to content_stems (computed once per distinct word)."""
@@ -254,7 +263,8 @@ def _classify(word: str) -> tuple[str, str]:
     folded = fold(word)
     if word.isdigit() and len(word) == 4 and word > "2023":
         return "cue", "!" + word  # a year after the platform's period asks about today
-    cue = _OUT_OF_SCOPE.get(folded) or _OUT_OF_SCOPE_STEMS.get(stem(word))
+    stemmed = stem(word)
+    cue = _OUT_OF_SCOPE.get(folded) or _OUT_OF_SCOPE_STEMS.get(stemmed) or _cue_head(stemmed)
     if cue is not None:
         return "cue", cue
     if folded in _NEXT:
