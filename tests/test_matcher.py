@@ -1307,3 +1307,16 @@ def test_a_compound_ending_in_a_cue_asks_what_the_cue_asks(question: str, cue: s
 
     kinds = {CUE_KIND.get(t) for t in content_stems(question) if t.startswith("!")}
     assert cue in kinds
+
+
+def test_wording_lead_is_how_far_an_entry_is_ahead_of_the_best_other(shipped_matcher) -> None:
+    model = shipped_matcher.wording
+    scores = model.scores("legevakta på sørumsand")
+    first, second = (int(i) for i in scores.argsort()[::-1][:2])
+    lead = model.lead("legevakta på sørumsand", first)
+    assert lead is not None
+    assert lead == pytest.approx(float(scores[first] - scores[second]))
+    behind = model.lead("legevakta på sørumsand", second)
+    assert behind is not None
+    assert behind == pytest.approx(-lead)
+    assert model.lead("qqqq xxxx zzzz", first) is None

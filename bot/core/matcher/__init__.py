@@ -204,14 +204,15 @@ class Matcher:
 
         The rule-based scores of a long message are diluted by its story, but the
         wording model reads the whole message by its letters: where the two agree on
-        an entry, and it leads the wording model's runner-up, the answer is nearly
-        always right (and near-topic questions rarely get both to agree).
+        an entry (the wording model puts it first, or all but ties it with its first),
+        the answer is nearly always right (and near-topic questions rarely get both to
+        agree).
         """
         s = self.settings
         if not ranked or ranked[0].score < s.agree_floor:
             return False
-        position, lead = self.wording.leader(f"{context} {question}")
-        return position == self._position[ranked[0].entry_id] and lead >= s.agree_lead
+        lead = self.wording.lead(f"{context} {question}", self._position[ranked[0].entry_id])
+        return lead is not None and lead >= s.agree_lead
 
     @property
     def wording(self) -> WordingModel:

@@ -80,11 +80,12 @@ class Settings:
     # A follow-up landing on the passage just quoted is answered by it again when the
     # passage's entry holds at least this share of the follow-up's own topic words.
     follow_up_cover: float = 0.5
-    # A message with a story is answered when the rule-based scorer and the n-gram
-    # wording model put the same entry first, with at least this rule score and this
-    # lead over the wording model's runner-up (see Matcher._agreed).
+    # A message with a story is answered when the rule-based scorer's first entry is
+    # also the n-gram wording model's first, or within this much of it (-0.02: where the
+    # wording model nearly ties two entries, often siblings, the rule-based reading of
+    # the question decides), with at least this rule score (see Matcher._agreed).
     agree_floor: float = 30.0
-    agree_lead: float = 0.0
+    agree_lead: float = -0.02
     # A question within this fuzz.ratio of an entry's phrasing or title is that entry's.
     exact_ratio: float = 95.0
 

@@ -109,14 +109,14 @@ class WordingModel:
         firsts = np.flatnonzero(np.diff(self.owner, prepend=-1)).astype(np.int64)
         return self.owner[firsts].astype(np.int64), firsts
 
-    def leader(self, text: str) -> tuple[int | None, float]:
-        """Returns the entry position that fits a text best and its lead over the next."""
+    def lead(self, text: str, position: int) -> float | None:
+        """Returns how far an entry's fit to a text is ahead of the best other entry's
+        (negative when another fits better), or None when nothing fits at all."""
         scores = self.scores(text)
         if not len(scores) or not float(scores.max()):
-            return None, 0.0
-        first = int(np.argmax(scores))
-        runner_up = float(np.partition(scores, -2)[-2]) if len(scores) > 1 else 0.0
-        return first, float(scores[first]) - runner_up
+            return None
+        others = np.delete(scores, position)
+        return float(scores[position]) - (float(others.max()) if len(others) else 0.0)
 
 
 def texts_of(entry: Entry) -> Iterable[str]:
