@@ -204,9 +204,8 @@ class Matcher:
 
         The rule-based scores of a long message are diluted by its story, but the
         wording model reads the whole message by its letters: where the two agree on
-        an entry (the wording model puts it first, or all but ties it with its first),
-        the answer is nearly always right (and near-topic questions rarely get both to
-        agree).
+        an entry, and it leads the wording model's runner-up, the answer is nearly
+        always right (and near-topic questions rarely get both to agree).
         """
         s = self.settings
         if not ranked or ranked[0].score < s.agree_floor:
