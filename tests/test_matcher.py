@@ -1043,6 +1043,27 @@ def test_development_messages_hold_their_floor(shipped_matcher: Matcher):
 DEV_MESSAGES = Path(__file__).resolve().parent / "data" / "dev_messages.yaml"
 
 
+@pytest.mark.parametrize(
+    ("name", "right", "wrong", "declined"),
+    [
+        # Floors a little under the figures at the commit that added them.
+        ("fresh_dev.yaml", 89.0, 3.0, 78.0),
+        ("fresh_conversations.yaml", 75.0, 6.0, 60.0),
+    ],
+)
+def test_fresh_development_sets_hold_their_floor(
+    shipped_matcher: Matcher, name: str, right: float, wrong: float, declined: float
+):
+    """The fresh development sets (messages, conversations): a fall is a regression."""
+    from bot.authoring.evaluate import evaluate, load_eval_set
+
+    report = evaluate(shipped_matcher, load_eval_set(DEV_MESSAGES.parent / name))
+    s = report.summary()
+    assert s["answered_right"] >= right, s
+    assert s["answered_wrong"] <= wrong, s
+    assert s["unanswerable_declined"] >= declined, s
+
+
 # --- the wording model and the two readers' agreement ----------------------------------------
 
 
