@@ -1,12 +1,14 @@
 """Nothing lost, nothing twice: the real `python -m bot run` against the stand-in, hurt on
-purpose (SIGKILL mid-burst, SIGTERM with a backlog, slow and timed-out sends, a poison
-update, DEBUG logging). Each test is bounded: at most a couple of hundred questions."""
+purpose (SIGKILL mid-burst, SIGTERM with a backlog, slow and timed-out sends, a locked
+question log and inbox, a poison update, DEBUG logging). Each test is bounded: at most a
+couple of hundred questions."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import signal
+import sqlite3
 import sys
 import time
 from collections import Counter
@@ -188,6 +190,71 @@ async def test_a_send_slower_than_the_timeout_is_not_sent_twice(
         await asyncio.sleep(1.0)
         await bot.stop()
     assert answers(standin, range(FIRST_USER, FIRST_USER + 1))[FIRST_USER] == 1
+
+
+def _questions_logged(database: Path) -> int:
+    """Counts the questions in the log (0 while it is locked or not yet there)."""
+    try:
+        with contextlib.closing(sqlite3.connect(database, timeout=0.2)) as conn:
+            return int(conn.execute("SELECT count(*) FROM questions").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+@contextlib.contextmanager
+def locked(database: Path):  # type: ignore[no-untyped-def]
+    """Holds an exclusive write lock on a SQLite file, as another process might."""
+    conn = sqlite3.connect(database, timeout=5.0, isolation_level=None)
+    try:
+        conn.execute("BEGIN EXCLUSIVE")
+        yield
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()
+
+
+async def test_a_locked_question_log_holds_up_no_answer_and_loses_no_record(
+    standin: BotApiStandIn, shared_answerer: Answerer, tmp_path: Path
+) -> None:
+    users = range(FIRST_USER, FIRST_USER + 30)
+    bot = Bot(standin, shared_answerer, tmp_path)
+    database = tmp_path / "run.sqlite3"
+    async with running(bot):
+        standin.push_message(FIRST_USER + 999, LEGEVAKT)  # the bot is up, its log exists
+        await standin.wait_for(lambda: _questions_logged(database) == 1, timeout=30)
+        with locked(database):
+            burst(standin, users)
+            await standin.wait_for(lambda: len(answers(standin, users)) == len(users), timeout=30)
+            # Past the log's 5 s busy timeout: its writes fail and are kept for later.
+            await asyncio.sleep(6.0)
+        await standin.wait_for(lambda: _questions_logged(database) == 1 + len(users), timeout=30)
+        await bot.stop()
+    assert set(answers(standin, users).values()) == {1}
+    assert "cannot write" in bot.stderr
+    assert "Traceback" not in bot.stderr
+
+
+async def test_a_locked_inbox_delays_updates_and_answers_each_once(
+    standin: BotApiStandIn, shared_answerer: Answerer, tmp_path: Path
+) -> None:
+    users = range(FIRST_USER, FIRST_USER + 20)
+    bot = Bot(standin, shared_answerer, tmp_path)
+    async with running(bot):
+        standin.push_message(FIRST_USER + 999, LEGEVAKT)
+        await standin.wait_for_messages(1, chat_id=FIRST_USER + 999, timeout=30)
+        await asyncio.sleep(1.0)  # that update is marked answered before the lock
+        with locked(tmp_path / "run-inbox.sqlite3"):
+            burst(standin, users)
+            # Past the inbox's 10 s busy timeout: no update is stored, so none is
+            # confirmed or answered; once the lock goes, they are fetched and stored.
+            await asyncio.sleep(12.0)
+            assert not answers(standin, users)
+        await standin.wait_for(lambda: len(answers(standin, users)) == len(users), timeout=30)
+        await asyncio.sleep(1.0)
+        await bot.stop()
+    assert set(answers(standin, users).values()) == {1}
+    assert "database is locked" in bot.stderr  # said, as a warning or an error
+    assert "Traceback" not in bot.stderr
 
 
 async def test_a_poison_update_is_skipped_and_debug_logs_name_no_one(
