@@ -108,8 +108,8 @@ class HandoverDesk(OwnTable):
     async def _write(self, sql: str, params: tuple[object, ...]) -> int:
         """Runs one change and commits it; returns the rows changed."""
         try:
-            cursor = await self._db().execute(sql, params)
-            await self._db().commit()
+            async with self._change() as db:
+                cursor = await db.execute(sql, params)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot change the handover cases: {exc}") from exc
         return cursor.rowcount

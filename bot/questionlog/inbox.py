@@ -13,7 +13,6 @@ twice.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import sqlite3
@@ -51,24 +50,18 @@ class Inbox(OwnTable):
         now = datetime.now(UTC).isoformat()
         fresh: list[dict[str, Any]] = []
         try:
-            for update in updates:
-                cursor = await self._db().execute(
-                    "INSERT INTO inbox (update_id, received_at, body) VALUES (?, ?, ?) "
-                    "ON CONFLICT (update_id) DO NOTHING",
-                    (int(update["update_id"]), now, json.dumps(update, ensure_ascii=False)),
-                )
-                if cursor.rowcount:
-                    fresh.append(update)
-            await self._db().commit()
+            async with self._change() as db:
+                for update in updates:
+                    cursor = await db.execute(
+                        "INSERT INTO inbox (update_id, received_at, body) VALUES (?, ?, ?) "
+                        "ON CONFLICT (update_id) DO NOTHING",
+                        (int(update["update_id"]), now, json.dumps(update, ensure_ascii=False)),
+                    )
+                    if cursor.rowcount:
+                        fresh.append(update)
         except sqlite3.Error as exc:
-            await self._undo()
             raise StoreError(f"cannot store updates in the inbox: {exc}") from exc
         return fresh
-
-    async def _undo(self) -> None:
-        """Rolls back a failed change, so a retry does not see half of it as done."""
-        with contextlib.suppress(sqlite3.Error, StoreError):
-            await self._db().rollback()
 
     async def undone(self) -> list[dict[str, Any]]:
         """Returns the updates received but not answered, oldest first."""
@@ -90,39 +83,36 @@ class Inbox(OwnTable):
             found.append(update)
         return found
 
-    async def done(self, update_id: int) -> None:
-        """Marks an update answered and deletes its body (who sent it, what it said)."""
+    async def done(self, *update_ids: int) -> None:
+        """Marks updates answered (in one transaction) and deletes their bodies (who sent
+        them, what they said)."""
         try:
-            await self._db().execute(
-                "UPDATE inbox SET done = 1, body = NULL WHERE update_id = ?", (update_id,)
-            )
-            await self._db().commit()
+            async with self._change() as db:
+                await db.executemany(
+                    "UPDATE inbox SET done = 1, body = NULL WHERE update_id = ?",
+                    [(update_id,) for update_id in update_ids],
+                )
         except sqlite3.Error as exc:
-            await self._undo()
             raise StoreError(f"cannot mark an update answered: {exc}") from exc
 
     async def confirmed(self, offset: int) -> None:
         """Forgets answered updates below an offset Telegram has been sent (it will not
         send them again)."""
         try:
-            await self._db().execute(
-                "DELETE FROM inbox WHERE done = 1 AND update_id < ?", (offset,)
-            )
-            await self._db().commit()
+            async with self._change() as db:
+                await db.execute("DELETE FROM inbox WHERE done = 1 AND update_id < ?", (offset,))
         except sqlite3.Error as exc:
-            await self._undo()
             raise StoreError(f"cannot tidy the inbox: {exc}") from exc
 
     async def tidy(self, *, hours: float = 24.0) -> int:
         """Forgets answered updates older than Telegram would send again (webhook mode)."""
         cutoff = (datetime.now(UTC) - timedelta(hours=hours)).isoformat()
         try:
-            cursor = await self._db().execute(
-                "DELETE FROM inbox WHERE done = 1 AND received_at < ?", (cutoff,)
-            )
-            await self._db().commit()
+            async with self._change() as db:
+                cursor = await db.execute(
+                    "DELETE FROM inbox WHERE done = 1 AND received_at < ?", (cutoff,)
+                )
         except sqlite3.Error as exc:
-            await self._undo()
             raise StoreError(f"cannot tidy the inbox: {exc}") from exc
         return cursor.rowcount
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Self
 
@@ -25,6 +27,9 @@ class OwnTable:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._conn: aiosqlite.Connection | None = None
+        # One change at a time: the connection is shared by concurrent tasks, and a
+        # rollback after one task's failed change would undo another's uncommitted one.
+        self._turn = asyncio.Lock()
 
     async def open(self) -> None:
         """Opens the database (WAL) and creates the table if needed."""
@@ -55,6 +60,20 @@ class OwnTable:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+    @contextlib.asynccontextmanager
+    async def _change(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Runs one change as its own transaction: committed whole, or rolled back whole
+        (raises sqlite3.Error, or StoreError when the table is not open)."""
+        async with self._turn:
+            db = self._db()
+            try:
+                yield db
+                await db.commit()
+            except sqlite3.Error:
+                with contextlib.suppress(sqlite3.Error):
+                    await db.rollback()
+                raise
 
     def _db(self) -> aiosqlite.Connection:
         if self._conn is None:

@@ -80,6 +80,11 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._room = asyncio.Event()
         self._room.set()
+        # Answered updates not yet marked done in the inbox. Marked together, one batch at
+        # a time (the answers that finish during a batch go in the next), and kept when
+        # the inbox cannot be written, so a restart does not answer them twice.
+        self._unmarked: set[int] = set()
+        self._marking = asyncio.Lock()
 
     @property
     def in_flight(self) -> int:
@@ -126,10 +131,25 @@ class Dispatcher:
                 )
             if update is not None:
                 await self.app.process_update(update)
-        try:
-            await self.inbox.done(update_id)
-        except StoreError as exc:
-            logger.error("update %d was answered but could not be marked so: %s", update_id, exc)
+        self._unmarked.add(update_id)
+        await self.mark_answered()
+
+    async def mark_answered(self) -> None:
+        """Marks the answered updates done in the inbox, keeping them if it cannot yet."""
+        async with self._marking:
+            batch = sorted(self._unmarked)
+            if not batch:
+                return
+            try:
+                await self.inbox.done(*batch)
+            except StoreError as exc:
+                logger.error(
+                    "%d answered updates could not be marked so yet (%s); trying again later",
+                    len(batch),
+                    exc,
+                )
+                return
+            self._unmarked.difference_update(batch)
 
     async def drain(self, seconds: float) -> int:
         """Waits up to ``seconds`` for the updates in flight; returns how many were left."""
@@ -302,6 +322,7 @@ async def serve(
             server.stop()
         tidying.cancel()
         left = await dispatcher.drain(DRAIN_SECONDS)
+        await dispatcher.mark_answered()
         if left:
             logger.warning("%d updates wait in the inbox for the next start", left)
         await app.stop()

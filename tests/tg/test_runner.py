@@ -257,6 +257,33 @@ async def test_a_locked_inbox_delays_updates_and_answers_each_once(
     assert "Traceback" not in bot.stderr
 
 
+async def test_answers_the_locked_inbox_could_not_mark_are_not_repeated_after_a_restart(
+    standin: BotApiStandIn, shared_answerer: Answerer, tmp_path: Path
+) -> None:
+    users = range(FIRST_USER, FIRST_USER + 10)
+    bot = Bot(standin, shared_answerer, tmp_path)
+    async with running(bot):
+        standin.push_message(FIRST_USER + 999, LEGEVAKT)
+        await standin.wait_for_messages(1, chat_id=FIRST_USER + 999, timeout=30)
+        await asyncio.sleep(1.0)
+        standin.inject("sendMessage", status=None, delay=2.0, times=len(users))
+        burst(standin, users)
+        await asyncio.sleep(1.0)  # fetched and stored; the answers are on their way
+        with locked(tmp_path / "run-inbox.sqlite3"):
+            # The answers go out, but marking them done waits out the 10 s busy timeout.
+            await standin.wait_for(lambda: len(answers(standin, users)) == len(users), timeout=30)
+            await asyncio.sleep(12.0)
+        await asyncio.sleep(1.0)
+        await bot.stop()
+    async with running(bot):
+        standin.push_message(FIRST_USER + 998, LEGEVAKT)  # the restarted bot is answering
+        await standin.wait_for_messages(1, chat_id=FIRST_USER + 998, timeout=30)
+        await asyncio.sleep(1.0)
+        await bot.stop()
+    assert "could not be marked so yet" in bot.stderr
+    assert answers(standin, users) == dict.fromkeys(users, 1)
+
+
 async def test_a_poison_update_is_skipped_and_debug_logs_name_no_one(
     standin: BotApiStandIn, shared_answerer: Answerer, tmp_path: Path
 ) -> None:
