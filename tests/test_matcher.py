@@ -1359,3 +1359,23 @@ def test_wording_lead_is_how_far_an_entry_is_ahead_of_the_best_other(shipped_mat
     assert behind is not None
     assert behind == pytest.approx(-lead)
     assert model.lead("qqqq xxxx zzzz", first) is None
+
+
+def test_a_tie_in_the_wording_model_is_no_agreement(tmp_path: Path) -> None:
+    """Two entries sharing a wording (their keywords) fit a story equally: no answer by
+    agreement, whichever the rule-based scorer puts first."""
+    entries = CUE_ENTRIES.replace(
+        "    questions: [Får helsestasjonen for ungdom lengre åpningstid?]\n",
+        "    questions: [Får helsestasjonen for ungdom lengre åpningstid?]\n"
+        "    keywords: [ungdomshelse, kveldsåpent tilbud]\n",
+    ).replace(
+        "    questions: [Blir legevakten på Nordby beholdt?]\n",
+        "    questions: [Blir legevakten på Nordby beholdt?]\n"
+        "    keywords: [ungdomshelse, kveldsåpent tilbud]\n",
+    )
+    matcher = build_matcher(tmp_path, "cue", CUE_SOURCE, entries)
+    story = "Datteren min er seksten. Hun trenger ungdomshelse og et kveldsåpent tilbud."
+    scores = matcher.wording.scores(f"{story} Har dere det?")
+    assert scores[0] == scores[1]
+    result = matcher.match("Har dere det?", context=story, context_weight=1.0)
+    assert result.outcome != ANSWERED

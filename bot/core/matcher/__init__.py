@@ -211,7 +211,8 @@ class Matcher:
         if not ranked or ranked[0].score < s.agree_floor:
             return False
         lead = self.wording.lead(f"{context} {question}", self._position[ranked[0].entry_id])
-        return lead is not None and lead >= s.agree_lead
+        # Strictly ahead: a tie (two entries sharing a wording) is no agreement.
+        return lead is not None and lead > s.agree_lead
 
     @property
     def wording(self) -> WordingModel:

@@ -81,7 +81,7 @@ class Settings:
     # passage's entry holds at least this share of the follow-up's own topic words.
     follow_up_cover: float = 0.5
     # A message with a story is answered when the rule-based scorer's first entry is
-    # also the n-gram wording model's first, at least this far ahead of its next, with
+    # also the n-gram wording model's first, more than this far ahead of its next, with
     # at least this rule score (see Matcher._agreed). A negative lead (-0.02: the
     # wording model's near-ties) gained long messages on the development sets but only
     # a wrong answer on fresh held-out ones, so it stays 0.
