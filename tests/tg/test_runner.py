@@ -90,6 +90,12 @@ def answers(standin: BotApiStandIn, users: range) -> Counter[int]:
     )
 
 
+async def answering(standin: BotApiStandIn, *, chat_id: int = FIRST_USER + 999) -> None:
+    """Waits until the bot is up and answering: one question asked and answered."""
+    standin.push_message(chat_id, LEGEVAKT)
+    await standin.wait_for_messages(1, chat_id=chat_id, timeout=30)
+
+
 def burst(standin: BotApiStandIn, users: range) -> None:
     """Every user asks one question."""
     for user in users:
@@ -141,8 +147,7 @@ async def test_slow_sends_delay_only_their_own_chats(
     others = range(FIRST_USER + 20, FIRST_USER + 120)
     bot = Bot(standin, shared_answerer, tmp_path)
     async with running(bot):
-        standin.push_message(FIRST_USER + 999, LEGEVAKT)  # the bot is up and polling
-        await standin.wait_for_messages(1, chat_id=FIRST_USER + 999, timeout=30)
+        await answering(standin)
         standin.inject("sendMessage", status=None, delay=3.0, times=len(slow))
         started = time.monotonic()
         burst(standin, slow)
@@ -180,8 +185,7 @@ async def test_a_send_slower_than_the_timeout_is_not_sent_twice(
 ) -> None:
     bot = Bot(standin, shared_answerer, tmp_path, BOT_API_TIMEOUT="1.0")
     async with running(bot):
-        standin.push_message(FIRST_USER + 999, LEGEVAKT)
-        await standin.wait_for_messages(1, chat_id=FIRST_USER + 999, timeout=30)
+        await answering(standin)
         standin.inject("sendMessage", status=None, delay=2.5, times=1)
         standin.push_message(FIRST_USER, LEGEVAKT)
         await standin.wait_for_messages(1, chat_id=FIRST_USER, timeout=10)
@@ -240,8 +244,7 @@ async def test_a_locked_inbox_delays_updates_and_answers_each_once(
     users = range(FIRST_USER, FIRST_USER + 20)
     bot = Bot(standin, shared_answerer, tmp_path)
     async with running(bot):
-        standin.push_message(FIRST_USER + 999, LEGEVAKT)
-        await standin.wait_for_messages(1, chat_id=FIRST_USER + 999, timeout=30)
+        await answering(standin)
         await asyncio.sleep(1.0)  # that update is marked answered before the lock
         with locked(tmp_path / "run-inbox.sqlite3"):
             burst(standin, users)
@@ -263,8 +266,7 @@ async def test_answers_the_locked_inbox_could_not_mark_are_not_repeated_after_a_
     users = range(FIRST_USER, FIRST_USER + 10)
     bot = Bot(standin, shared_answerer, tmp_path)
     async with running(bot):
-        standin.push_message(FIRST_USER + 999, LEGEVAKT)
-        await standin.wait_for_messages(1, chat_id=FIRST_USER + 999, timeout=30)
+        await answering(standin)
         await asyncio.sleep(1.0)
         standin.inject("sendMessage", status=None, delay=2.0, times=len(users))
         burst(standin, users)
@@ -276,8 +278,7 @@ async def test_answers_the_locked_inbox_could_not_mark_are_not_repeated_after_a_
         await asyncio.sleep(1.0)
         await bot.stop()
     async with running(bot):
-        standin.push_message(FIRST_USER + 998, LEGEVAKT)  # the restarted bot is answering
-        await standin.wait_for_messages(1, chat_id=FIRST_USER + 998, timeout=30)
+        await answering(standin, chat_id=FIRST_USER + 998)
         await asyncio.sleep(1.0)
         await bot.stop()
     assert "could not be marked so yet" in bot.stderr
