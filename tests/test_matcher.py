@@ -1379,18 +1379,3 @@ def test_a_tie_in_the_wording_model_is_no_agreement(tmp_path: Path) -> None:
     assert scores[0] == scores[1]
     result = matcher.match("Har dere det?", context=story, context_weight=1.0)
     assert result.outcome != ANSWERED
-
-
-@pytest.mark.parametrize(
-    ("question", "hours"),
-    [
-        ("Hva er åpningstidene på biblioteket?", True),
-        ("Blir biblioteket bedre, eller stenger de det?", False),
-        ("Will the clinic close down?", False),
-    ],
-)
-def test_closing_down_is_not_asking_for_opening_hours(question: str, hours: bool):
-    from bot.core.text import CUE_KIND, content_stems
-
-    kinds = {CUE_KIND.get(t) for t in content_stems(question) if t.startswith("!")}
-    assert ("hours" in kinds) is hours
