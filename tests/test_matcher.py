@@ -945,6 +945,7 @@ def test_a_time_word_in_the_story_does_not_veto_the_question(shipped_matcher: Ma
         ("Planlegger kommunen noe sånt?", True),
         ("Kommer den nye skolen til å være sånn?", True),
         ("Will the council do this?", True),
+        ("Kan kommunen ordne det slik at bussen går oftere?", False),
         # "Det" mostly points at nothing: "Blir det …?" asks about what follows.
         ("Blir det flere sykehjemsplasser?", False),
         ("Stemmer det?", False),
@@ -1268,6 +1269,8 @@ def test_ties_on_a_common_word_keep_the_entry_the_rarer_word_reached(
         # A capitalised word alone names a party or the municipality, not where.
         ("Plattformen er vedtatt av AP, SP, MDG, SV og KrF.", False),
         ("Lillestrøm kommune skal ha en klimaplan som Kommunestyret vedtar.", False),
+        # "at" joins a clause ("for at Lillestrøm skal …"), it does not locate.
+        ("Det skal jobbes for at Lillestrøm blir en grønn kommune.", False),
     ],
 )
 def test_a_passage_holds_a_place_only_where_it_says_where(passage: str, held: bool):
@@ -1284,6 +1287,11 @@ def test_a_passage_holds_a_place_only_where_it_says_where(passage: str, held: bo
         ("how does it work?", True),
         ("hvorfor det?", False),
         ("når åpner det?", False),
+        # A question word alone is not enough: these ask for more, or about another topic.
+        ("hva med de andre?", False),
+        ("hvordan det?", False),
+        ("hva da?", False),
+        ("hva mener du?", False),
     ],
 )
 def test_a_question_asking_what_something_is_or_does_is_recognised(question: str, expected: bool):
@@ -1314,6 +1322,10 @@ def test_asking_which_year_or_date_asks_for_a_time(question: str):
         ("did they manage it?", True),
         ("Skal kommunen klare å kutte utslippene?", False),
         ("Hva er klimamålet?", False),
+        # Asked of the plan, not of how it went.
+        ("Skal kommunen lykkes med klimamålene?", False),
+        ("Klarer kommunen å kutte utslippene innen 2030?", False),
+        ("Did the municipality actually manage to become climate neutral?", True),
     ],
 )
 def test_asking_how_it_turned_out_is_recognised(question: str, asks: bool):
@@ -1339,13 +1351,15 @@ def test_how_a_plan_turned_out_gets_an_honest_partial_answer(shipped_matcher: Ma
         ("Hva er kveldsåpningstidene?", "hours"),
         ("Hva er adressen?", "contact"),
         ("Skal skolene ha felles adresse?", "contact"),
+        # A mobile phone is a thing, not a number to call.
+        ("Får elevene ha mobiltelefon på skolen?", None),
     ],
 )
-def test_a_compound_ending_in_a_cue_asks_what_the_cue_asks(question: str, cue: str):
+def test_a_compound_ending_in_a_cue_asks_what_the_cue_asks(question: str, cue: str | None):
     from bot.core.text import CUE_KIND, content_stems
 
     kinds = {CUE_KIND.get(t) for t in content_stems(question) if t.startswith("!")}
-    assert cue in kinds
+    assert cue in kinds if cue else not kinds
 
 
 def test_wording_lead_is_how_far_an_entry_is_ahead_of_the_best_other(shipped_matcher) -> None:

@@ -245,9 +245,12 @@ def content_stems(text: str) -> list[str]:
     return out
 
 
+_CUE_HEADS = {stem(w): _OUT_OF_SCOPE[fold(w)] for w in word_list("cues", "compound_heads")}
+
+
 def _cue_head(stemmed: str) -> str | None:
     """Returns the cue of a compound whose last part is one ("nettadressen": contact)."""
-    for head, cue in _OUT_OF_SCOPE_STEMS.items():
+    for head, cue in _CUE_HEADS.items():
         # At least three letters before it: a word of its own, not an inflection.
         if stemmed.endswith(head) and len(stemmed) - len(head) >= 3:
             return cue

@@ -76,7 +76,12 @@ def is_follow_up(question: str) -> bool:
 
 def points_back(question: str) -> bool:
     """Tells whether a question points back into what came before ("noe sånt?", "den")."""
-    return any(fold(w) in _POINTS_BACK for w in words(question))
+    folded = [fold(w) for w in words(question)]
+    # "… slik at bussen går oftere?" joins a purpose, it points at nothing.
+    return any(
+        w in _POINTS_BACK and not (w.startswith("slik") and following == "at")
+        for w, following in zip(folded, [*folded[1:], ""], strict=True)
+    )
 
 
 def _split(sentence: str) -> list[str]:

@@ -113,7 +113,7 @@ class WordingModel:
         """Returns how far an entry's fit to a text is ahead of the best other entry's
         (negative when another fits better), or None when nothing fits at all."""
         scores = self.scores(text)
-        if not len(scores) or not float(scores.max()):
+        if not 0 <= position < len(scores) or not float(scores.max()):
             return None
         others = np.delete(scores, position)
         return float(scores[position]) - (float(others.max()) if len(others) else 0.0)
