@@ -44,6 +44,9 @@ class Inbox(OwnTable):
     schema = _SCHEMA
     # An update must be on disk before Telegram is told it arrived.
     pragmas = ("synchronous=FULL",)
+    # The bot's own file: a lock on it is a fault to report soon, and a stop must not
+    # wait out a long timeout (the updates are fetched again; marks are kept and retried).
+    busy_seconds = 2.0
 
     async def add(self, updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Stores updates (one transaction); returns those not seen before, in order."""

@@ -23,6 +23,8 @@ class OwnTable:
     # Extra pragmas (e.g. "synchronous=FULL" where a row must be on disk before it counts).
     pragmas: Sequence[str] = ()
     rows_as_mappings = False
+    # How long a change waits for another connection's lock before it fails.
+    busy_seconds = 10.0
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -35,7 +37,7 @@ class OwnTable:
         """Opens the database (WAL) and creates the table if needed."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = await aiosqlite.connect(self.path, timeout=10.0)
+            self._conn = await aiosqlite.connect(self.path, timeout=self.busy_seconds)
             if self.rows_as_mappings:
                 self._conn.row_factory = sqlite3.Row
             await self._conn.execute("PRAGMA journal_mode=WAL")
@@ -63,16 +65,18 @@ class OwnTable:
 
     @contextlib.asynccontextmanager
     async def _change(self) -> AsyncIterator[aiosqlite.Connection]:
-        """Runs one change as its own transaction: committed whole, or rolled back whole
-        (raises sqlite3.Error, or StoreError when the table is not open)."""
+        """Runs one change as its own transaction: committed whole, or rolled back whole,
+        also when it fails otherwise or is cancelled (raises sqlite3.Error, or StoreError
+        when the table is not open)."""
         async with self._turn:
             db = self._db()
             try:
                 yield db
                 await db.commit()
-            except sqlite3.Error:
+            except BaseException:
+                # Left open, the next task's change would commit this one's half.
                 with contextlib.suppress(sqlite3.Error):
-                    await db.rollback()
+                    await asyncio.shield(db.rollback())
                 raise
 
     def _db(self) -> aiosqlite.Connection:

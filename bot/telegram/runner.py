@@ -80,11 +80,12 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._room = asyncio.Event()
         self._room.set()
-        # Answered updates not yet marked done in the inbox. Marked together, one batch at
-        # a time (the answers that finish during a batch go in the next), and kept when
-        # the inbox cannot be written, so a restart does not answer them twice.
+        # Answered updates not yet marked done in the inbox. One marker task marks them
+        # together, batch after batch (the answers that finish during a batch go in the
+        # next); while the inbox cannot be written they are kept, for the next answer's
+        # batch or the last one at a stop, so a restart does not answer them twice.
         self._unmarked: set[int] = set()
-        self._marking = asyncio.Lock()
+        self._marker: asyncio.Task[None] | None = None
 
     @property
     def in_flight(self) -> int:
@@ -116,7 +117,7 @@ class Dispatcher:
         return max(1, AHEAD - len(self._tasks))
 
     async def _answer(self, before: asyncio.Task[None] | None, raw: dict[str, Any]) -> None:
-        """Answers one update after its chat's previous one, then marks it done."""
+        """Answers one update after its chat's previous one, then has it marked done."""
         if before is not None:
             await asyncio.wait([before])
         update_id = int(raw["update_id"])
@@ -132,14 +133,14 @@ class Dispatcher:
             if update is not None:
                 await self.app.process_update(update)
         self._unmarked.add(update_id)
-        await self.mark_answered()
+        if self._marker is None or self._marker.done():
+            self._marker = asyncio.get_running_loop().create_task(self._mark())
 
-    async def mark_answered(self) -> None:
-        """Marks the answered updates done in the inbox, keeping them if it cannot yet."""
-        async with self._marking:
+    async def _mark(self) -> None:
+        """Marks the answered updates done in the inbox, batch after batch, until none is
+        left or the inbox cannot be written (they are kept for the next try)."""
+        while self._unmarked:
             batch = sorted(self._unmarked)
-            if not batch:
-                return
             try:
                 await self.inbox.done(*batch)
             except StoreError as exc:
@@ -150,6 +151,19 @@ class Dispatcher:
                 )
                 return
             self._unmarked.difference_update(batch)
+
+    async def settle(self, seconds: float) -> int:
+        """Marks what was answered, for at most ``seconds`` (at a stop); returns how many
+        answered updates are left unmarked (they will be answered again at the start)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(seconds, 0.5)):
+                if self._marker is not None and not self._marker.done():
+                    await asyncio.wait([self._marker])
+                await self._mark()
+        if self._marker is not None and not self._marker.done():
+            self._marker.cancel()
+            await asyncio.wait([self._marker])
+        return len(self._unmarked)
 
     async def drain(self, seconds: float) -> int:
         """Waits up to ``seconds`` for the updates in flight; returns how many were left."""
@@ -321,10 +335,17 @@ async def serve(
         if server is not None:
             server.stop()
         tidying.cancel()
+        stopping = time.monotonic()
         left = await dispatcher.drain(DRAIN_SECONDS)
-        await dispatcher.mark_answered()
+        unmarked = await dispatcher.settle(DRAIN_SECONDS - (time.monotonic() - stopping))
         if left:
             logger.warning("%d updates wait in the inbox for the next start", left)
+        if unmarked:
+            logger.warning(
+                "%d answered updates could not be marked done; they will be answered again "
+                "at the next start",
+                unmarked,
+            )
         await app.stop()
         if app.post_stop is not None:
             await app.post_stop(app)
