@@ -103,3 +103,30 @@ async def test_a_failed_inbox_batch_leaves_nothing_half_stored(tmp_path: Path) -
         # The retry stores and hands out both: update 10 was not left half-stored.
         fresh = await inbox.add([{"update_id": 10}, {"update_id": 11}])
         assert [u["update_id"] for u in fresh] == [10, 11]
+
+
+async def test_a_cancelled_inbox_change_is_rolled_back_not_committed_by_the_next(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+    import contextlib
+    import sqlite3
+
+    from bot.questionlog.inbox import Inbox
+
+    path = tmp_path / "inbox.sqlite3"
+    async with Inbox(path) as inbox:
+        await inbox.add([{"update_id": 1}, {"update_id": 2}])
+        other = sqlite3.connect(path, isolation_level=None, timeout=5)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        adding = asyncio.create_task(inbox.add([{"update_id": 3}]))
+        await asyncio.sleep(0.3)
+        adding.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await adding
+        other.execute("ROLLBACK")
+        other.close()
+        await inbox.done(1)  # another task's change: it must not commit update 3
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            rows = conn.execute("SELECT update_id, done FROM inbox ORDER BY update_id").fetchall()
+    assert rows == [(1, 1), (2, 0)]
