@@ -211,6 +211,16 @@ def _undone(inbox: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM inbox WHERE done = 0").fetchone()[0])
 
 
+async def slowly_answering(standin: BotApiStandIn, inbox: Path) -> None:
+    """Waits until the bot is answering, then until one more question is stored in the
+    inbox with its answer on the way (the send takes 2 s)."""
+    await answering(standin)
+    await standin.wait_for(lambda: _undone(inbox) == 0, timeout=10)
+    standin.inject("sendMessage", status=None, delay=2.0, times=1)
+    standin.push_message(FIRST_USER, LEGEVAKT)
+    await standin.wait_for(lambda: _undone(inbox) == 1, timeout=10)
+
+
 @contextlib.contextmanager
 def locked(database: Path):  # type: ignore[no-untyped-def]
     """Holds an exclusive write lock on a SQLite file, as another process might."""
@@ -275,11 +285,7 @@ async def test_an_answer_the_inbox_could_not_mark_is_marked_at_the_stop_not_repe
     inbox = tmp_path / "run-inbox.sqlite3"
     bot = Bot(standin, shared_answerer, tmp_path)
     async with running(bot):
-        await answering(standin)
-        await standin.wait_for(lambda: _undone(inbox) == 0, timeout=10)
-        standin.inject("sendMessage", status=None, delay=2.0, times=1)
-        standin.push_message(FIRST_USER, LEGEVAKT)
-        await standin.wait_for(lambda: _undone(inbox) == 1, timeout=10)  # stored, not answered
+        await slowly_answering(standin, inbox)
         with locked(inbox):
             # The answer goes out; marking it done fails after the 2 s busy timeout.
             await standin.wait_for_messages(1, chat_id=FIRST_USER, timeout=10)
@@ -302,11 +308,7 @@ async def test_a_stop_with_the_inbox_locked_ends_within_dockers_grace(
     inbox = tmp_path / "run-inbox.sqlite3"
     bot = Bot(standin, shared_answerer, tmp_path)
     async with running(bot):
-        await answering(standin)
-        await standin.wait_for(lambda: _undone(inbox) == 0, timeout=10)
-        standin.inject("sendMessage", status=None, delay=2.0, times=1)
-        standin.push_message(FIRST_USER, LEGEVAKT)
-        await standin.wait_for(lambda: _undone(inbox) == 1, timeout=10)
+        await slowly_answering(standin, inbox)
         with locked(inbox):
             await standin.wait_for_messages(1, chat_id=FIRST_USER, timeout=10)
             seconds = await bot.stop()
