@@ -106,7 +106,6 @@ def surface(text: str) -> str:
     return " ".join(sorted(fold(w) for w in words(text)))
 
 
-@lru_cache(maxsize=65536)
 @lru_cache(maxsize=200_000)
 def fold(word: str) -> str:
     """Returns a word with æ/ø/å and their ae/oe/aa spellings folded to e/o/a."""
@@ -137,7 +136,6 @@ _DOCTOR = re.compile(
 )
 
 
-@lru_cache(maxsize=65536)
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """Returns the folded Snowball stem of a lowercase word (computed once per word)."""
