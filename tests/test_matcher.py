@@ -138,6 +138,8 @@ def test_topic_words_are_not_stopwords(word: str):
         ("kor lenge varer perioden", "?varighet"),
         ("Hvem bestemmer?", "?hvem"),
         ("Hvorfor slo de sammen kommunene?", "?hvorfor"),
+        ("kor tid opnar biblioteket?", "?tid"),  # nynorsk and dialect "when"
+        ("ka tid åpner helsestasjonen?", "?tid"),
     ],
 )
 def test_question_intent_is_kept(question: str, intent: str):
