@@ -21,7 +21,7 @@ from bot.authoring.evaluate import (
 from bot.core import text
 from bot.core.errors import KnowledgeError
 from bot.core.knowledge import load_knowledge, phrasing_key
-from bot.core.matcher import AMBIGUOUS, ANSWERED, DECLINED, RELATED, SMALLTALK, Matcher
+from bot.core.matcher import AMBIGUOUS, ANSWERED, DECLINED, RELATED, SMALLTALK, Matcher, Settings
 from bot.core.replies import compose
 from bot.core.sources import squash
 from bot.core.text import (
@@ -916,6 +916,9 @@ def test_mente_du_offers_entry_titles_never_the_residents_words(shipped_matcher:
         # A sentence ending in a full stop tells, whatever its first word ("når", "får").
         ("Når jeg besøker tante, er maten kald. Er det planer om å gjøre noe?", 1, True),
         ("Far min er 84. Skal han kunne bo hjemme?", 1, True),
+        # A vague question pointing back before a question of its own is story.
+        ("Elevene i Sverige får lunsj. Kunne vi fått noe sånt? Blir det gratis skolemat?", 1, True),
+        ("Kunne vi fått noe lignende her? Blir det gratis skolemat?", 1, True),
     ],
 )
 def test_a_message_is_read_into_its_questions_and_story(
@@ -923,7 +926,7 @@ def test_a_message_is_read_into_its_questions_and_story(
 ):
     from bot.core.understand import read_message
 
-    read = read_message(message)
+    read = read_message(message, vague_words=Settings().vague_words)
     assert len(read.questions) == questions
     assert bool(read.context) == has_story
 

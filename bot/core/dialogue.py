@@ -51,8 +51,8 @@ def respond(
 ) -> Turn:
     """Answers one message, each question in it, in the light of the conversation's topic."""
     now = time.monotonic() if now is None else now
-    message = read_message(text)
     settings = matcher.settings
+    message = read_message(text, vague_words=settings.vague_words)
     results: list[MatchResult] = []
     understood: list[str] = []
     for i, question in enumerate(message.questions):

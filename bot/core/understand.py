@@ -92,16 +92,24 @@ def _split(sentence: str) -> list[str]:
     return [sentence]
 
 
-def read_message(text: str) -> Message:
-    """Returns the questions a message asks and the story around them."""
+def read_message(text: str, *, vague_words: float) -> Message:
+    """Returns the questions a message asks and the story around them.
+
+    A question with at most ``vague_words`` topic words that points back ("Kunne ikke vi
+    fått noe lignende her?") is told, not asked, when the message asks another question
+    of its own: it belongs to the story.
+    """
     text = clean(text)[:MAX_MESSAGE_CHARS]
     parts = sentences(text)
     if len(parts) <= 1:
         return Message(tuple(_split(text.strip())[:MAX_QUESTIONS]) or (text.strip(),))
     asked = [s for s in parts if asks(s)] or [parts[-1]]
     story = " ".join(s for s in parts if s not in asked)
-    # "Stemmer det?" after a real question adds nothing of its own: it leans on it.
+    # "Stemmer det?" after a real question adds nothing of its own: it leans on it; nor
+    # does "Kunne vi fått noe sånt her?" before one.
     full = [s for s in asked if topic_words(s) >= 1]
+    clear = [s for s in full if not (points_back(s) and topic_words(s) <= vague_words)]
+    full = clear or full
     questions: list[str] = []
     for sentence in full or asked[-1:]:
         questions.extend(_split(sentence))
