@@ -359,11 +359,8 @@ def test_updates_wait_for_their_own_chat(update: dict, key: tuple) -> None:
     assert chat_key(update) == key
 
 
-async def test_webhook_stores_updates_and_refuses_malformed_bodies(
-    standin: BotApiStandIn, shared_answerer: Answerer, tmp_path: Path
-) -> None:
-    import aiohttp
-
+def webhook_bot(standin: BotApiStandIn, answerer: Answerer, tmp_path: Path) -> tuple[Bot, str]:
+    """Returns the bot run as a webhook on a free local port, and the URL it listens on."""
     from bot.telegram.app import WEBHOOK_PATH
 
     from .test_app import free_port
@@ -371,13 +368,21 @@ async def test_webhook_stores_updates_and_refuses_malformed_bodies(
     port = free_port()
     bot = Bot(
         standin,
-        shared_answerer,
+        answerer,
         tmp_path,
         BOT_WEBHOOK_URL="https://bot.example.test",
         BOT_WEBHOOK_LISTEN="127.0.0.1",
         BOT_WEBHOOK_PORT=str(port),
     )
-    local = f"http://127.0.0.1:{port}/{WEBHOOK_PATH}"
+    return bot, f"http://127.0.0.1:{port}/{WEBHOOK_PATH}"
+
+
+async def test_webhook_stores_updates_and_refuses_malformed_bodies(
+    standin: BotApiStandIn, shared_answerer: Answerer, tmp_path: Path
+) -> None:
+    import aiohttp
+
+    bot, local = webhook_bot(standin, shared_answerer, tmp_path)
     async with running(bot):
         await standin.wait_for(lambda: standin.webhook.get("url"), timeout=30)
         secret = {"X-Telegram-Bot-Api-Secret-Token": standin.webhook["secret_token"]}
@@ -394,4 +399,28 @@ async def test_webhook_stores_updates_and_refuses_malformed_bodies(
         await asyncio.sleep(0.5)
         await bot.stop()
     assert answers(standin, range(FIRST_USER, FIRST_USER + 1))[FIRST_USER] == 1
+    assert "Traceback" not in bot.stderr
+
+
+async def test_a_webhook_update_the_locked_inbox_cannot_store_is_refused_then_answered_once(
+    standin: BotApiStandIn, shared_answerer: Answerer, tmp_path: Path
+) -> None:
+    bot, local = webhook_bot(standin, shared_answerer, tmp_path)
+    inbox = tmp_path / "run-inbox.sqlite3"
+    async with running(bot):
+        await standin.wait_for(lambda: standin.webhook.get("url"), timeout=30)
+        update = standin.push_message(FIRST_USER, LEGEVAKT)
+        with locked(inbox):
+            # Not stored within the inbox's 2 s busy timeout: a 500, so Telegram sends
+            # the update again; answering it unstored could lose it in a crash.
+            assert await standin.post_to_webhook(local, update) == 500
+            await asyncio.sleep(0.5)
+            assert not answers(standin, range(FIRST_USER, FIRST_USER + 1))
+        assert await standin.post_to_webhook(local, update) == 200  # Telegram's retry
+        await standin.wait_for_messages(1, chat_id=FIRST_USER, timeout=10)
+        assert await standin.post_to_webhook(local, update) == 200  # and once more
+        await asyncio.sleep(0.5)
+        await bot.stop()
+    assert answers(standin, range(FIRST_USER, FIRST_USER + 1))[FIRST_USER] == 1
+    assert "cannot store an update; Telegram will send it again" in bot.stderr
     assert "Traceback" not in bot.stderr
