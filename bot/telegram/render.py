@@ -97,12 +97,15 @@ def examples_keyboard() -> InlineKeyboardMarkup:
 def render(
     reply: Reply, ref: str | None, keys: CallbackKeys, *, person: str | None = None
 ) -> dict[str, Any]:
-    """Returns the send arguments for a reply: HTML with buttons, or plain text.
+    """Returns the send arguments for a reply: HTML with buttons where it quotes a
+    passage or offers options, else plain text.
 
     With ``person`` (the resident's language), a reply that declines or answers only in
     part offers a person ("Snakk med et menneske"), when the question was logged.
     """
-    if reply.outcome == ANSWERED and reply.entry is not None:
+    quotes = any(p.entry is not None and p.outcome in (ANSWERED, RELATED) for p in reply.parts)
+    if quotes and reply.outcome != AMBIGUOUS:
+        # An answer, or an honest partial one: the passage in a quote, and votes.
         sent: dict[str, Any] = {
             "text": reply.as_html(),
             "parse_mode": ParseMode.HTML,

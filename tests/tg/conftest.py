@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from telegram.ext import Application
 
+from bot.core.dialogue import Conversations
 from bot.core.service import Answerer
 from bot.devtools.standin import BotApiStandIn
 from bot.questionlog import Pseudonymizer, QuestionLog
@@ -59,7 +60,11 @@ def make_app(
         }
         settings = Settings(_env_file=None, **{**values, **overrides})  # ignore any .env
         log = QuestionLog(settings.bot_database, pseudonymizer=Pseudonymizer(b"t" * 32))
-        answerer = answerer or shared_answerer
+        if answerer is None:
+            # A new bot remembers no conversation (topics live in memory only), though
+            # the tests share the loaded knowledge.
+            shared_answerer.conversations = Conversations()
+            answerer = shared_answerer
         app = build_application(settings, answerer, log)
         return Harness(app, standin, log, answerer, settings.bot_database)
 

@@ -161,6 +161,37 @@ async def test_groups_get_answers_only_when_the_bot_is_addressed(bot: Harness) -
     assert all(username not in r["question"] for r in rows)
 
 
+FET = "og hva med Fet?"
+NOT_ABOUT_FET = "Dokumentene sier ikke noe om Fet."
+
+
+async def test_a_follow_up_leans_on_its_chats_last_topic_until_start(bot: Harness) -> None:
+    await bot.ask(LEGEVAKT)
+    # The passage on Sørumsand's clinic says nothing about Fet: an honest partial answer.
+    related = await bot.ask(FET)
+    assert related.text.startswith(NOT_ABOUT_FET)
+    assert any(LEGEVAKT_PASSAGE in q for q in blockquotes(related))
+    assert [data[:2] for data in related.callback_data] == ["v:", "v:"]  # votes, as answers
+    # Another chat has no topic to lean on.
+    assert LEGEVAKT_PASSAGE not in (await bot.ask(FET, user=OTHER)).text
+    await bot.command(USER, "start")
+    assert LEGEVAKT_PASSAGE not in (await bot.ask(FET)).text
+    rows = await bot.rows()
+    assert [r["outcome"] for r in rows][:2] == ["answered", "related"]
+    assert rows[1]["question"] == FET  # the resident's words, not the topic added
+
+
+async def test_in_a_group_each_user_has_a_topic_of_their_own(bot: Harness) -> None:
+    s = bot.standin
+
+    async def mention(user: int, question: str) -> SentMessage:
+        return await bot.reply_to(lambda: s.push_mention(user, question), GROUP)
+
+    await mention(USER, LEGEVAKT)
+    assert LEGEVAKT_PASSAGE not in (await mention(OTHER, FET)).text
+    assert (await mention(USER, FET)).text.startswith(NOT_ABOUT_FET)
+
+
 HOSTILE = [
     "<b>&</b><script>alert(1)</script>",
     ("legevakt " * 12_000)[:100_000],
