@@ -63,6 +63,7 @@ def test_ask_json_has_the_documented_fields(run_cli):
         "document",
         "section",
         "score",
+        "inferred",
         "alternatives",
     }
     assert documented <= set(data)
@@ -75,6 +76,7 @@ def test_ask_json_has_the_documented_fields(run_cli):
     assert isinstance(data["score"], int | float)
     assert 0 <= data["score"] <= 100
     assert isinstance(data["alternatives"], list)
+    assert data["inferred"] is False  # the question's own words found it
 
 
 def test_ask_json_declined_and_alternatives_shapes(run_cli):

@@ -1128,6 +1128,34 @@ def test_story_carries_a_vague_question_when_both_readers_agree(shipped_matcher)
     assert result.outcome == ANSWERED
     assert result.best is not None
     assert result.best.entry_id == "legevakt-sorumsand"
+    assert result.inferred  # found through the story, not the question's own words
+
+
+@pytest.mark.parametrize(
+    ("message", "inferred"),
+    [
+        ("Blir legevakten på Sørumsand beholdt?", False),
+        ("Skal legevakta på Sørumsand legges ned? Naboen sa det i dag.", False),
+        (
+            "Far min er 84. Han har falt to ganger i vinter, men vil så gjerne bo hjemme. "
+            "Skal han kunne det?",
+            True,
+        ),
+    ],
+)
+def test_an_answer_found_through_the_story_says_how_the_question_was_read(
+    shipped_matcher: Matcher, message: str, inferred: bool
+) -> None:
+    from bot.core.dialogue import respond
+
+    reply = respond(shipped_matcher.kb, shipped_matcher, message).reply
+    assert reply.outcome == ANSWERED
+    assert reply.result.inferred is inferred
+    assert reply.entry is not None
+    line = f"Jeg forstår det slik at du spør om «{reply.entry.label}»."
+    assert reply.as_text().startswith(line) is inferred
+    assert reply.as_html().startswith(line) is inferred
+    assert reply.as_text().count("«") >= 1
 
 
 def test_previous_question_is_not_read_as_a_story(shipped_matcher) -> None:

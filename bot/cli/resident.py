@@ -41,6 +41,8 @@ def _part_payload(reply: Reply) -> dict[str, Any]:
         "date": reply.source.when if reply.source and answered else None,
         "section": entry.section if entry and answered else None,
         "score": result.best.score if result.best else 0.0,
+        # Found through the story around the question: the reply says how it was read.
+        "inferred": answered and result.inferred,
         "alternatives": [
             {"entry_id": c.entry_id, "question": c.question, "score": c.score}
             for c in result.alternatives

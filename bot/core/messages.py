@@ -43,6 +43,8 @@ _REPLIES: dict[str, dict[str, str]] = {
         "see_also": "Se også",
         "related": "Dokumentene sier ikke noe om {what}. Dette står der om temaet:",
         "about": "Om «{question}»:",
+        # Before an answer found through the story around the question, not its own words.
+        "inferred": "Jeg forstår det slik at du spør om «{topic}».",
         "unsure_short": "Jeg er ikke sikker på hva du mener. Mente du {options}?",
         "decline_part": "Det finner jeg ikke noe svar på i dokumentene.",
         "missing_time": "når",
@@ -91,6 +93,7 @@ _REPLIES: dict[str, dict[str, str]] = {
         "see_also": "See also",
         "related": "The documents say nothing about {what}. This is what they say on the subject:",
         "about": "About «{question}»:",
+        "inferred": "I take it you are asking about «{topic}».",
         "unsure_short": "I'm not sure what you mean. Did you mean {options}?",
         "decline_part": "I can't find an answer to that in the documents.",
         "missing_time": "when",

@@ -75,6 +75,13 @@ class Reply:
             what = phrase("missing_" + missing, self.language)
         return phrase("related", self.language, what=what)
 
+    def _understood(self) -> str:
+        """Returns the line saying what the bot took the question to be, for an answer
+        found through the story around it (ending in a newline), else nothing."""
+        if not (self.result.inferred and self.entry):
+            return ""
+        return phrase("inferred", self.language, topic=self.entry.label) + "\n"
+
     def as_text(self) -> str:
         """Renders the reply (every part of it) as plain text, for the console."""
         if not self.more:
@@ -88,7 +95,7 @@ class Reply:
     def _part_text(self, *, numbered: bool = True) -> str:
         lang = self.language
         if self.outcome == ANSWERED and self.entry:
-            return f"«{self.entry.answer}»\n\n— {self.citation()}"
+            return f"{self._understood()}«{self.entry.answer}»\n\n— {self.citation()}"
         if self.outcome == RELATED and self.entry:
             return f"{self._gap()}\n«{self.entry.answer}»\n\n— {self.citation()}"
         if self.outcome == AMBIGUOUS:
@@ -122,7 +129,7 @@ class Reply:
         lang = self.language
         if self.outcome in (ANSWERED, RELATED) and self.entry:
             quote = fit(self.entry.answer, limit)
-            lead = f"{esc(self._gap())}\n" if self.outcome == RELATED else ""
+            lead = f"{esc(self._gap())}\n" if self.outcome == RELATED else esc(self._understood())
             return f"{lead}<blockquote>{esc(quote)}</blockquote>\n<i>{esc(self.citation())}</i>"
         if self.outcome == AMBIGUOUS:
             if not numbered:

@@ -192,6 +192,17 @@ async def test_in_a_group_each_user_has_a_topic_of_their_own(bot: Harness) -> No
     assert (await mention(USER, FET)).text.startswith(NOT_ABOUT_FET)
 
 
+async def test_an_answer_found_through_the_story_says_how_it_read_the_question(
+    bot: Harness,
+) -> None:
+    reply = await bot.ask(
+        "Far min er 84. Han har falt to ganger i vinter, men vil så gjerne bo hjemme. "
+        "Skal han kunne det?"
+    )
+    assert reply.text.startswith("Jeg forstår det slik at du spør om «")
+    assert blockquotes(reply)
+
+
 HOSTILE = [
     "<b>&</b><script>alert(1)</script>",
     ("legevakt " * 12_000)[:100_000],

@@ -174,17 +174,18 @@ class Matcher:
         # A clear lead over the runner-up is as telling as a high score: both go
         # into the confidence, and a near-tie is never answered outright.
         leaning = bool(around) and weight >= s.vague_context_weight
-        if (
-            exact is not None
-            or (
-                best.score >= s.answer_floor
-                and gap >= s.min_gap
-                and best.score + s.gap_weight * gap >= s.answer_threshold
+        direct = exact is not None or (
+            best.score >= s.answer_floor
+            and gap >= s.min_gap
+            and best.score + s.gap_weight * gap >= s.answer_threshold
+        )
+        if direct or (leaning and best.score >= s.story_floor and gap >= s.story_gap) or agreed:
+            # A vague question leaning on its story is carried by the story, whatever
+            # the score; so is one answered only because both readers agree.
+            inferred = exact is None and (leaning or not direct)
+            return MatchResult(
+                question, ANSWERED, best=best, ranked=ranked, language=language, inferred=inferred
             )
-            or (leaning and best.score >= s.story_floor and gap >= s.story_gap)
-            or agreed
-        ):
-            return MatchResult(question, ANSWERED, best=best, ranked=ranked, language=language)
         close = tuple(
             c
             for c in ranked[1 : s.max_alternatives]

@@ -113,6 +113,10 @@ class MatchResult:
     language: str = "nb"
     # For RELATED: the kind of fact asked for that the passage does not hold.
     missing: str | None = None
+    # For ANSWERED: found through the story around the question (a vague question leaning
+    # on it, or both readers agreeing), not by the question's own words ("Stemmer det?"),
+    # so the reply says what the bot took the question to be: a misreading shows.
+    inferred: bool = False
 
     @property
     def answered(self) -> bool:
