@@ -954,6 +954,10 @@ def test_a_time_word_in_the_story_does_not_veto_the_question(shipped_matcher: Ma
         # "Det" mostly points at nothing: "Blir det …?" asks about what follows.
         ("Blir det flere sykehjemsplasser?", False),
         ("Stemmer det?", False),
+        # After a preposition it stands for something said before.
+        ("Fører kommunen noe regnskap over det?", True),
+        ("What is the council doing about it?", True),
+        ("Bryr de seg i det hele tatt?", False),
     ],
 )
 def test_a_question_pointing_back_is_recognised(question: str, expected: bool):

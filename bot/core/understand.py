@@ -25,6 +25,7 @@ _FOLLOW_UP_STARTS = tuple(
     sorted((fold(p) for p in word_list("message", "follow_up_starts")), key=len, reverse=True)
 )
 _POINTS_BACK = frozenset(fold(w) for w in word_list("message", "points_back"))
+_POINTS_BACK_AFTER = frozenset(fold(w) for w in word_list("message", "points_back_after"))
 _JOINERS = "|".join(word_list("message", "joiners"))
 _STARTS = "|".join(sorted(_QUESTION_STARTS, key=len, reverse=True))
 # "…, og beholdes legevakta?" or "… og hva med …": a second question in one sentence.
@@ -77,10 +78,12 @@ def is_follow_up(question: str) -> bool:
 def points_back(question: str) -> bool:
     """Tells whether a question points back into what came before ("noe sånt?", "den")."""
     folded = [fold(w) for w in words(question)]
-    # "… slik at bussen går oftere?" joins a purpose, it points at nothing.
+    # "… slik at bussen går oftere?" joins a purpose, it points at nothing; "det" after
+    # a preposition ("regnskap over det?") points back, "Blir det …?" does not.
     return any(
-        w in _POINTS_BACK and not (w.startswith("slik") and following == "at")
-        for w, following in zip(folded, [*folded[1:], ""], strict=True)
+        (w in _POINTS_BACK and not (w.startswith("slik") and following == "at"))
+        or (w in ("det", "it") and before in _POINTS_BACK_AFTER)
+        for before, w, following in zip(["", *folded[:-1]], folded, [*folded[1:], ""], strict=True)
     )
 
 
