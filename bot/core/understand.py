@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from bot.core.lexicon import word_list
-from bot.core.text import clean, content_stems, fold, words
+from bot.core.text import clean, content_stems, fold, is_stopword, words
 
 # Telegram's own limit: a message is read whole, up to this length.
 MAX_MESSAGE_CHARS = 4096
@@ -78,11 +78,20 @@ def is_follow_up(question: str) -> bool:
 def points_back(question: str) -> bool:
     """Tells whether a question points back into what came before ("noe sånt?", "den")."""
     folded = [fold(w) for w in words(question)]
-    # "… slik at bussen går oftere?" joins a purpose, it points at nothing; "det" after
-    # a preposition ("regnskap over det?") points back, "Blir det …?" does not.
+
+    # "… slik at bussen går oftere?" joins a purpose, it points at nothing; nor does "den"
+    # or "det" as the article before an adjective ("den nye svømmehallen"; "blir den
+    # fulgt opp?" is a pronoun). "Det" after a preposition ("regnskap over det?") points
+    # back, "Blir det …?" does not.
+    def article(w: str, following: str) -> bool:
+        return w in ("den", "det") and following.endswith("e") and not is_stopword(following)
+
     return any(
-        (w in _POINTS_BACK and not (w.startswith("slik") and following == "at"))
-        or (w in ("det", "it") and before in _POINTS_BACK_AFTER)
+        not article(w, following)
+        and (
+            (w in _POINTS_BACK and not (w.startswith("slik") and following == "at"))
+            or (w in ("det", "it") and before in _POINTS_BACK_AFTER)
+        )
         for before, w, following in zip(["", *folded[:-1]], folded, [*folded[1:], ""], strict=True)
     )
 
@@ -111,8 +120,8 @@ def read_message(text: str, *, vague_words: float) -> Message:
     # "Stemmer det?" after a real question adds nothing of its own: it leans on it; nor
     # does "Kunne vi fått noe sånt her?" before one.
     full = [s for s in asked if topic_words(s) >= 1]
-    clear = [s for s in full if not (points_back(s) and topic_words(s) <= vague_words)]
-    full = clear or full
+    vague = [points_back(s) and topic_words(s) <= vague_words for s in full]
+    full = [s for i, s in enumerate(full) if not (vague[i] and not all(vague[i + 1 :]))]
     questions: list[str] = []
     for sentence in full or asked[-1:]:
         questions.extend(_split(sentence))
