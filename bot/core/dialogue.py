@@ -125,6 +125,12 @@ def respond(
                 and (not told or any(_finds(alone, c.entry_id) for c in result.ranked))
             ):
                 result, context = alone, ""
+        if result.inferred and result.best is not None:
+            # "Jeg har tre barn. Blir det gratis skolemat?": the story leaned in, but the
+            # question alone finds the same answer, so nothing was read into it.
+            alone = matcher.match(question)
+            if alone.outcome == ANSWERED and _finds(alone, result.best.entry_id):
+                result = replace(result, inferred=False)
         if result.outcome == AMBIGUOUS and len(message.questions) > 1 and leans_on is None:
             # "Skal nye kommunale bygg være plusshus, og får de solceller på taket?": each
             # half fits two passages, both together fit one. The message's other
