@@ -26,6 +26,9 @@ from bot.core.messages import EXAMPLE_QUESTIONS, phrase
 from bot.core.sources import SourceMeta
 
 TELEGRAM_LIMIT = 4096
+# Kept free of the limit: the budget below counts escaped text, which is never shorter
+# than what Telegram counts, so this only guards against a miscount.
+SLACK = 100
 
 
 @dataclass(frozen=True)
@@ -114,23 +117,30 @@ class Reply:
     def _options(self) -> str:
         return " / ".join(f"«{entry.label}»" for _, entry in self.alternatives)
 
-    def as_html(self) -> str:
-        """Renders the reply (every part of it) as Telegram HTML, within Telegram's limit."""
+    def as_html(self, *, limit: int = TELEGRAM_LIMIT) -> str:
+        """Renders the reply (every part of it) as Telegram HTML in at most ``limit``
+        visible characters (Telegram's, unless the caller adds text of its own)."""
         if not self.more:
-            return self._part_html(TELEGRAM_LIMIT - 600)
-        share = (TELEGRAM_LIMIT - 600) // len(self.parts)
-        return "\n\n".join(
-            f"<b>{esc(phrase('about', self.language, question=fit(part.result.question, 200)))}"
-            f"</b>\n" + part._part_html(share, numbered=False)
-            for part in self.parts
-        )
+            return self._part_html(limit - SLACK)
+        # Each part gets an equal share of the limit, its heading and separator included.
+        share = (limit - SLACK) // len(self.parts) - 2
+        out = []
+        for part in self.parts:
+            heading = esc(phrase("about", self.language, question=fit(part.result.question, 200)))
+            out.append(
+                f"<b>{heading}</b>\n" + part._part_html(share - len(heading) - 1, numbered=False)
+            )
+        return "\n\n".join(out)
 
     def _part_html(self, limit: int, *, numbered: bool = True) -> str:
+        """Renders one part as Telegram HTML in at most ``limit`` visible characters; the
+        quoted passage is cut to fit what surrounds it."""
         lang = self.language
         if self.outcome in (ANSWERED, RELATED) and self.entry:
-            quote = fit(self.entry.answer, limit)
             lead = f"{esc(self._gap())}\n" if self.outcome == RELATED else esc(self._understood())
-            return f"{lead}<blockquote>{esc(quote)}</blockquote>\n<i>{esc(self.citation())}</i>"
+            citation = esc(self.citation())
+            quote = fit(self.entry.answer, max(limit - len(lead) - len(citation) - 1, 80))
+            return f"{lead}<blockquote>{esc(quote)}</blockquote>\n<i>{citation}</i>"
         if self.outcome == AMBIGUOUS:
             if not numbered:
                 return esc(phrase("unsure_short", lang, options=self._options()))
@@ -236,6 +246,7 @@ __all__ = [
     "DECLINED",
     "RELATED",
     "SMALLTALK",
+    "TELEGRAM_LIMIT",
     "Reply",
     "answer_entry",
     "banner_text",

@@ -10,7 +10,7 @@ from telegram.error import BadRequest
 
 from bot.core.events import Channel
 from bot.core.messages import EXAMPLE_QUESTIONS, phrase
-from bot.core.replies import AMBIGUOUS, ANSWERED, SMALLTALK, Reply, esc
+from bot.core.replies import AMBIGUOUS, ANSWERED, SMALLTALK, TELEGRAM_LIMIT, Reply, esc
 from bot.core.understand import MAX_MESSAGE_CHARS as MAX_QUESTION_CHARS
 from bot.telegram.render import label
 from bot.telegram.state import BotState, Context, state_of
@@ -75,7 +75,8 @@ def inline_results(state: BotState, reply: Reply) -> list[InlineQueryResultArtic
 def article(result_id: str, title: str, reply: Reply) -> InlineQueryResultArticle:
     """Builds one inline result quoting an entry, headed by the question it answers."""
     description = label(reply.entry.answer, limit=100) if reply.entry is not None else None
-    body = f"<b>{esc(label(title, limit=200))}</b>\n{reply.as_html()}"
+    heading = esc(label(title, limit=200))
+    body = f"<b>{heading}</b>\n{reply.as_html(limit=TELEGRAM_LIMIT - len(heading) - 1)}"
     return InlineQueryResultArticle(
         id=result_id[:64],
         title=label(title, limit=100),
